@@ -1,0 +1,58 @@
+/*
+ * sluice - the administrator's tool. See sluice(1).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/explain.h"
+#include "conf/conf.h"
+
+#define VERSION	"0.1"
+
+static int
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: sluice COMMAND [ARGS]\n"
+	    "commands:\n"
+	    "  policy explain --client IP [--helo NAME] [--auth USER]\n"
+	    "                 [--from ADDR] --to ADDR... [-c FILE]\n"
+	    "                       show the relay decision for an envelope\n"
+	    "  check-config [FILE]  check a sluiced configuration file\n"
+	    "  version              print the version\n");
+	return 2;
+}
+
+/* check_config - `sluice check-config [FILE]` */
+static int
+check_config(int argc, char **argv)
+{
+	struct conf *c;
+
+	if (argc > 2)
+		return usage();
+	c = argc == 2 ? conf_load(argv[1], stderr) : conf_default();
+	if (c == NULL) {
+		fprintf(stderr, "sluice: %s has errors\n", argv[1]);
+		return 1;
+	}
+	printf("%s: ok\n", argc == 2 ? argv[1] : "built-in configuration");
+	conf_free(c);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage();
+	if (strcmp(argv[1], "policy") == 0)
+		return cmd_policy(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check-config") == 0)
+		return check_config(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0) {
+		printf("sluice %s\n", VERSION);
+		return 0;
+	}
+	return usage();
+}

@@ -1,0 +1,456 @@
+/*
+ * conn - the connection driver: bytes between a socket and an SMTP
+ * session, timers, limits, and the session's storage calls into the spool.
+ *
+ * A connection is never freed inside one of its own callbacks: it is
+ * marked dead and reaped from a deferred event.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "policy/policy.h"
+#include "queue/spool.h"
+#include "server/server.h"
+#include "smtp/session.h"
+#include "smtp/tx.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+
+/* Feed the session at most this much at once. */
+#define FEED_MAX	(64 * 1024)
+/* Stop reading while this much output waits for a slow reader. */
+#define OUTPUT_MAX	(256 * 1024)
+/* Input buffered while the session is paused (spool commit). */
+#define INPUT_MAX	(256 * 1024)
+/* Time to flush the last reply before closing anyway. */
+#define LINGER_SECS	10
+
+struct conn {
+	struct server		*srv;
+	struct listener		*l;
+	struct bufferevent	*bev;
+	struct smtp_session	*s;
+	struct spool_msg	*msg;	/* open message, or one committing */
+	struct event		*timer;
+	struct event		*reap;
+	char			 id[16];
+	struct policy_client	 client;
+	unsigned		 port;
+	int			 trusted;	/* exempt from per-IP limit */
+	int			 eof;		/* client closed its side */
+	int			 closing;	/* flushing the last reply */
+	int			 dead;
+	struct timeval		 start;
+	struct conn		*next, *prev;
+};
+
+static void process(struct conn *c);
+static void flush(struct conn *c);
+static void start_close(struct conn *c);
+
+/* ---- the session's storage calls ---- */
+
+/* h_open - a message starts: create it in the spool */
+static int
+h_open(void *ctx, const struct tx *tx, char *qid, size_t qidsize)
+{
+	struct conn *c = ctx;
+	const char *helo = c->client.helo ? c->client.helo : "";
+	struct spool_meta m = { c->id, c->client.ipstr, helo, "ESMTP" };
+
+	c->msg = spool_msg_new(c->srv->spool, tx, &m, time(NULL), qid,
+	    qidsize);
+	return c->msg ? 0 : -1;
+}
+
+/* h_write - message bytes */
+static int
+h_write(void *ctx, const char *p, size_t n)
+{
+	struct conn *c = ctx;
+
+	return spool_msg_write(c->msg, p, n);
+}
+
+/* commit_cb - the spool's answer */
+static void
+commit_cb(void *arg, int result, const char *why)
+{
+	struct conn *c = arg;
+
+	c->msg = NULL;
+	smtp_session_committed(c->s, result, why);
+	if (c->srv->stopping) {
+		smtp_session_shutdown(c->s, NULL);
+		flush(c);
+		start_close(c);
+		return;
+	}
+	process(c);
+}
+
+/* h_commit - the message is complete */
+static void
+h_commit(void *ctx)
+{
+	struct conn *c = ctx;
+
+	spool_msg_commit(c->msg, commit_cb, c);
+}
+
+/* h_abort - forget the message (or detach from its commit) */
+static void
+h_abort(void *ctx)
+{
+	struct conn *c = ctx;
+
+	spool_msg_abort(c->msg);
+	c->msg = NULL;
+}
+
+static const struct smtp_host host = { h_open, h_write, h_commit, h_abort };
+
+/* ---- lifetime ---- */
+
+/* per_ip - adjust the per-address session count; returns the new count */
+static uintptr_t
+per_ip(struct server *srv, const char *ip, int delta)
+{
+	uintptr_t n = (uintptr_t)hmap_get(srv->per_ip, ip);
+
+	n = (uintptr_t)((intptr_t)n + delta);
+	if (n == 0)
+		hmap_del(srv->per_ip, ip);
+	else
+		hmap_put(srv->per_ip, ip, (void *)n);
+	return n;
+}
+
+/* kill - mark dead and reap from a deferred event */
+static void
+kill_conn(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->reap, EV_TIMEOUT, 0);
+}
+
+/* reap_cb - log the disconnect and free everything */
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct server *srv = c->srv;
+	const struct smtp_stats *st = smtp_session_stats(c->s);
+	struct timeval now, d;
+
+	(void)fd;
+	(void)what;
+	gettimeofday(&now, NULL);
+	timersub(&now, &c->start, &d);
+	log_info("session=%s event=disconnect client=%s duration=%ld.%03ld "
+	    "commands=%u errors=%u messages=%u rcpt=%u rejected=%u "
+	    "bytes=%llu", c->id, c->client.ipstr, (long)d.tv_sec,
+	    (long)d.tv_usec / 1000, st->commands, st->errors, st->messages,
+	    st->rcpt_ok, st->rcpt_rejected, (unsigned long long)st->bytes);
+	smtp_session_free(c->s);	/* aborts or detaches a message */
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	event_free(c->reap);
+	per_ip(srv, c->client.ipstr, -1);
+	srv->nsessions--;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	if (srv->stopping && srv->stopcheck)
+		event_active(srv->stopcheck, EV_TIMEOUT, 0);
+}
+
+/* timer_cb - idle timeout, or the linger time after the last reply */
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->closing) {
+		kill_conn(c);
+		return;
+	}
+	smtp_session_timeout(c->s);
+	process(c);
+}
+
+/* arm - (re)start the idle timer for the session's current state */
+static void
+arm(struct conn *c)
+{
+	const struct conf *cf = c->srv->conf;
+	struct timeval tv = { 0, 0 };
+
+	tv.tv_sec = (time_t)(smtp_session_state(c->s) == ST_DATA ?
+	    cf->data_timeout : cf->idle_timeout);
+	evtimer_add(c->timer, &tv);
+}
+
+/* flush - move the session's replies to the socket */
+static void
+flush(struct conn *c)
+{
+	struct buf *out = smtp_session_output(c->s);
+
+	if (out->len > 0) {
+		bufferevent_write(c->bev, out->data, out->len);
+		buf_reset(out);
+	}
+}
+
+/* start_close - stop reading; close once the last reply is sent */
+static void
+start_close(struct conn *c)
+{
+	struct timeval tv = { LINGER_SECS, 0 };
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_add(c->timer, &tv);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		kill_conn(c);
+}
+
+/*
+ * process - feed buffered input to the session, send its replies, and
+ * decide what the connection does next.
+ */
+static void
+process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	int progress = 0;
+
+	if (c->dead || c->closing)
+		return;
+	while (!smtp_session_closing(c->s) && !smtp_session_paused(c->s) &&
+	    evbuffer_get_length(out) < OUTPUT_MAX) {
+		size_t n = evbuffer_get_length(in), k, used;
+		unsigned cmds = smtp_session_stats(c->s)->commands;
+		enum smtp_state st = smtp_session_state(c->s);
+		unsigned char *p;
+
+		if (n == 0)
+			break;
+		k = n > FEED_MAX ? FEED_MAX : n;
+		p = evbuffer_pullup(in, (ev_ssize_t)k);
+		used = smtp_session_feed(c->s, (const char *)p, k, n > k);
+		evbuffer_drain(in, used);
+		flush(c);
+		if (smtp_session_stats(c->s)->commands != cmds ||
+		    (st == ST_DATA && used > 0))
+			progress = 1;
+		if (used == 0)
+			break;
+	}
+	flush(c);
+	if (smtp_session_closing(c->s)) {
+		start_close(c);
+		return;
+	}
+	if (progress || smtp_session_paused(c->s))
+		arm(c);
+	if (c->eof && !smtp_session_paused(c->s)) {
+		/* the client is gone and nothing it sent is left to do */
+		start_close(c);
+		return;
+	}
+	/* read more only when there is room: paused sessions buffer a little */
+	if (evbuffer_get_length(out) >= OUTPUT_MAX ||
+	    (smtp_session_paused(c->s) && evbuffer_get_length(in) >= INPUT_MAX))
+		bufferevent_disable(c->bev, EV_READ);
+	else
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+/* read_cb - bytes arrived */
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	process(arg);
+}
+
+/* write_cb - output drained to the low watermark (empty) */
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->closing) {
+		kill_conn(c);
+		return;
+	}
+	process(c);
+}
+
+/* event_cb - EOF or error on the socket */
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF) {
+		c->eof = 1;
+		if (c->closing || !smtp_session_paused(c->s)) {
+			if (!c->closing && smtp_session_state(c->s) !=
+			    ST_CLOSING)
+				log_info("session=%s event=lost client=%s "
+				    "state=%s", c->id, c->client.ipstr,
+				    smtp_state_name(smtp_session_state(c->s)));
+			kill_conn(c);
+		}
+		/* else: finish the commit, answer, then close */
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		log_info("session=%s event=lost client=%s error=\"%s\"", c->id,
+		    c->client.ipstr,
+		    strerror(EVUTIL_SOCKET_ERROR()));
+		kill_conn(c);
+	}
+}
+
+/* refuse - a 421 straight on the socket, then close (over a limit) */
+static void
+refuse(int fd, const char *reply)
+{
+	ssize_t w = send(fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	(void)w;
+	close(fd);
+}
+
+/* conn_accept - a new client on listener l */
+void
+conn_accept(struct server *srv, struct listener *l, int fd,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct policy_client pc;
+	struct verdict v;
+	struct conn *c;
+	char rule[128], line[256];
+
+	(void)salen;
+	memset(&pc, 0, sizeof(pc));
+	pc.family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		memcpy(pc.ip, &in->sin_addr, 4);
+	} else {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		memcpy(pc.ip, &in6->sin6_addr, 16);
+	}
+	inet_ntop(pc.family, pc.ip, pc.ipstr, sizeof(pc.ipstr));
+	if (srv->stopping) {
+		refuse(fd, "421 4.3.2 Service shutting down\r\n");
+		return;
+	}
+	if (srv->nsessions >= srv->max_sessions) {
+		srv->refused++;
+		log_warn("event=connect-refused client=%s reason=too-many-"
+		    "sessions sessions=%u limit=%u", pc.ipstr, srv->nsessions,
+		    srv->max_sessions);
+		snprintf(line, sizeof(line), "421 4.3.2 %s Error: too many "
+		    "connections, try again later\r\n", srv->params.hostname);
+		refuse(fd, line);
+		return;
+	}
+	if (!policy_client_trusted(srv->policy, &pc, rule, sizeof(rule)) &&
+	    (uintptr_t)hmap_get(srv->per_ip, pc.ipstr) >=
+	    srv->conf->sessions_per_ip) {
+		srv->refused++;
+		log_warn("event=connect-refused client=%s reason=too-many-"
+		    "sessions-from-client limit=%llu", pc.ipstr,
+		    (unsigned long long)srv->conf->sessions_per_ip);
+		snprintf(line, sizeof(line), "421 4.7.0 %s Error: too many "
+		    "connections from your address\r\n", srv->params.hostname);
+		refuse(fd, line);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->srv = srv;
+	c->l = l;
+	c->client = pc;
+	c->port = ntohs(sa->sa_family == AF_INET ?
+	    ((const struct sockaddr_in *)(const void *)sa)->sin_port :
+	    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	gettimeofday(&c->start, NULL);
+	snprintf(c->id, sizeof(c->id), "%08x", srv->idnext++);
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(srv->base, timer_cb, c);
+	c->reap = event_new(srv->base, -1, 0, reap_cb, c);
+	c->s = smtp_session_new(&srv->params, &host, c, c->id, &c->client);
+	srv->nsessions++;
+	per_ip(srv, pc.ipstr, 1);
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	srv->conns = c;
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	log_info("session=%s event=connect client=%s port=%u listener=%s",
+	    c->id, pc.ipstr, c->port, l->name);
+	policy_connect(srv->policy, &c->client, &v);
+	if (v.kind != POLICY_ACCEPT) {
+		log_info("session=%s event=connect-rejected client=%s rule=%s "
+		    "reply=%d", c->id, pc.ipstr, v.rule, v.code);
+		smtp_session_reject(c->s, v.code, v.enh, v.text);
+	} else
+		smtp_session_start(c->s);
+	flush(c);
+	arm(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * conn_shutdown_all - the server is stopping: sessions that are idle or
+ * mid-command get 421 now; those committing a message finish first.
+ */
+void
+conn_shutdown_all(struct server *srv)
+{
+	struct conn *c;
+
+	for (c = srv->conns; c != NULL; c = c->next) {
+		if (c->dead || c->closing || smtp_session_paused(c->s))
+			continue;
+		smtp_session_shutdown(c->s, NULL);
+		flush(c);
+		start_close(c);
+	}
+}

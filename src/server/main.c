@@ -1,0 +1,358 @@
+/*
+ * sluiced - the SMTP server. See sluiced(8).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+
+#include "conf/conf.h"
+#include "net/workq.h"
+#include "policy/cidr.h"
+#include "policy/policy.h"
+#include "queue/maildir.h"
+#include "queue/runner.h"
+#include "queue/spool.h"
+#include "server/server.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+
+#define VERSION	"0.1"
+/* Descriptors kept back from the session limit (spool, logs, DNS...). */
+#define FD_RESERVE	64
+/* Longest wait for in-flight commits and deliveries at shutdown. */
+#define STOP_GRACE	30
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: sluiced [-c file] [-n | -p | -R] [-d] [-V]\n"
+	    "  -c file  configuration file (default: the built-in one)\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -p       print the effective configuration and exit\n"
+	    "  -R       print the configuration key reference (man format)\n"
+	    "  -d       log at debug level\n"
+	    "  -V       print the version and exit\n");
+	exit(2);
+}
+
+/*
+ * check_broad - warn (or refuse) when a listener that strangers can reach
+ * trusts a broad network: that is an open relay in the making.
+ */
+static int
+check_broad(const struct server *srv, FILE *out)
+{
+	const struct cidr_set *nets = policy_authorized(srv->policy);
+	int exposed = 0, bad = 0;
+	size_t i;
+
+	for (i = 0; i < srv->nlisteners; i++)
+		if (!srv->listeners[i].loopback)
+			exposed = 1;
+	if (!exposed)
+		return 0;
+	for (i = 0; i < cidr_set_count(nets); i++) {
+		const struct cidr *c = cidr_set_entry(nets, i);
+		char text[64];
+
+		if (!cidr_is_broad(c))
+			continue;
+		cidr_format(c, text, sizeof(text));
+		bad++;
+		if (out)
+			fprintf(out, "sluiced: WARNING: authorized_networks "
+			    "has %s and a listener is not on loopback: every "
+			    "client in %s may relay mail through this server "
+			    "(an open relay for that range)\n", text, text);
+		log_warn("event=config-warning key=authorized_networks "
+		    "network=%s problem=\"broad network trusted on a "
+		    "non-loopback listener: OPEN RELAY RISK\"", text);
+	}
+	return bad;
+}
+
+/* raise_nofile - lift the descriptor limit to its hard maximum */
+static rlim_t
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur;
+}
+
+/*
+ * drop_privileges - become conf->user (after binding), giving it the
+ * spool and mailboxes first; verify that root cannot be regained.
+ */
+static void
+drop_privileges(const struct conf *cf)
+{
+	struct passwd *pw;
+
+	if (cf->user[0] == '\0')
+		return;
+	if ((pw = getpwnam(cf->user)) == NULL)
+		fatal("event=startup-error problem=\"user %s does not exist\"",
+		    cf->user);
+	if (getuid() != 0) {
+		if (getuid() != pw->pw_uid)
+			fatal("event=startup-error problem=\"must start as root "
+			    "to become user %s\"", cf->user);
+		return;
+	}
+	if (chown(cf->spool_dir, pw->pw_uid, pw->pw_gid) == -1 ||
+	    chown(cf->maildir_root, pw->pw_uid, pw->pw_gid) == -1)
+		fatal("event=startup-error problem=\"chown spool/maildir: %s\"",
+		    strerror(errno));
+	{
+		static const char *subs[] = { "tmp", "queue", "corrupt" };
+		char p[4096];
+		size_t i;
+
+		for (i = 0; i < 3; i++) {
+			snprintf(p, sizeof(p), "%s/%s", cf->spool_dir, subs[i]);
+			if (chown(p, pw->pw_uid, pw->pw_gid) == -1)
+				fatal("event=startup-error problem=\"chown %s: "
+				    "%s\"", p, strerror(errno));
+		}
+	}
+	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		fatal("event=startup-error problem=\"cannot become %s: %s\"",
+		    cf->user, strerror(errno));
+	if (setuid(0) != -1 || geteuid() == 0)
+		fatal("event=startup-error problem=\"privileges were not "
+		    "dropped\"");
+	log_info("event=privileges-dropped user=%s uid=%u gid=%u", cf->user,
+	    (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+}
+
+/* stopcheck_cb - exit the loop once sessions and disk work are done */
+static void
+stopcheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT && srv->nsessions == 0 &&
+	    spool_committing(srv->spool) == 0 &&
+	    runner_stats(srv->runner)->active == 0) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+}
+
+/* stop_cb - SIGTERM/SIGINT: stop accepting, let in-flight work finish */
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval grace = { STOP_GRACE, 0 }, tick = { 0, 100000 };
+
+	(void)what;
+	if (srv->stopping) {
+		log_warn("event=stopping signal=%d action=exit-now", (int)sig);
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	log_info("event=stopping signal=%d sessions=%u", (int)sig,
+	    srv->nsessions);
+	srv->stopping = 1;
+	listener_stop(srv);
+	conn_shutdown_all(srv);
+	srv->stopcheck = event_new(srv->base, -1, EV_PERSIST, stopcheck_cb,
+	    srv);
+	event_add(srv->stopcheck, &tick);
+	event_base_loopexit(srv->base, &grace);
+}
+
+/* hup_cb - SIGHUP: reopen the log file (after rotation) */
+static void
+hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)sig;
+	(void)what;
+	if (log_open("sluiced", srv->conf->log) == -1)
+		log_warn("event=log-reopen-failed path=%s", srv->conf->log);
+	else
+		log_info("event=log-reopened");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server srv;
+	const char *path = NULL;
+	int ch, check = 0, print = 0, debug = 0;
+	char err[512], host[256];
+	struct runner_conf rc;
+	struct policy_conf pc;
+	struct event *sigs[3];
+	rlim_t nofile;
+	size_t i;
+
+	while ((ch = getopt(argc, argv, "c:npRdV")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'n': check = 1; break;
+		case 'p': print = 1; break;
+		case 'd': debug = 1; break;
+		case 'R':
+			conf_print_reference(stdout);
+			return 0;
+		case 'V':
+			printf("sluiced %s\n", VERSION);
+			return 0;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	memset(&srv, 0, sizeof(srv));
+	srv.conf = path ? conf_load(path, stderr) : conf_default();
+	if (srv.conf == NULL) {
+		fprintf(stderr, "sluiced: %s has errors; not starting\n", path);
+		return 1;
+	}
+	conf_policy(srv.conf, &pc);
+	if ((srv.policy = policy_new(&pc, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		return 1;
+	}
+	for (i = 0; srv.conf->listen[i]; i++)
+		if (listener_parse(srv.conf->listen[i], &srv.listeners,
+		    &srv.nlisteners, err, sizeof(err)) == -1) {
+			fprintf(stderr, "sluiced: %s: %s\n", path ? path :
+			    "built-in configuration", err);
+			return 1;
+		}
+	if (print) {
+		conf_print(srv.conf, stdout);
+		return 0;
+	}
+	log_set_level(LVL_WARN);	/* check_broad logs only on stderr */
+	if (check_broad(&srv, stderr) > 0 && srv.conf->refuse_broad_networks) {
+		fprintf(stderr, "sluiced: refusing: refuse_broad_networks is "
+		    "set\n");
+		return 1;
+	}
+	if (check) {
+		printf("sluiced: configuration %s is valid\n",
+		    path ? path : "(built-in)");
+		return 0;
+	}
+
+	if (log_open("sluiced", srv.conf->log) == -1) {
+		fprintf(stderr, "sluiced: cannot open log %s: %s\n",
+		    srv.conf->log, strerror(errno));
+		return 1;
+	}
+	log_set_level(debug ? LVL_DEBUG :
+	    strcmp(srv.conf->log_level, "err") == 0 ? LVL_ERR :
+	    strcmp(srv.conf->log_level, "warning") == 0 ? LVL_WARN :
+	    strcmp(srv.conf->log_level, "debug") == 0 ? LVL_DEBUG : LVL_INFO);
+	if (srv.conf->hostname[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			str_copy(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		free(srv.conf->hostname);
+		srv.conf->hostname = xstrdup(host);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	nofile = raise_nofile();
+	srv.max_sessions = (unsigned)srv.conf->sessions;
+	if (nofile < FD_RESERVE * 2)
+		fatal("event=startup-error problem=\"open-file limit %llu is "
+		    "too low\"", (unsigned long long)nofile);
+	if (srv.max_sessions > nofile - FD_RESERVE) {
+		srv.max_sessions = (unsigned)(nofile - FD_RESERVE);
+		log_warn("event=config-warning key=limits.sessions "
+		    "configured=%llu effective=%u problem=\"open-file limit "
+		    "is %llu\"", (unsigned long long)srv.conf->sessions,
+		    srv.max_sessions, (unsigned long long)nofile);
+	}
+	check_broad(&srv, NULL);
+
+	srv.params.hostname = srv.conf->hostname;
+	srv.params.banner = srv.conf->banner;
+	srv.params.policy = srv.policy;
+	srv.params.max_msgsize = srv.conf->message_size;
+	srv.params.max_rcpts = (size_t)srv.conf->recipients;
+	srv.params.max_errors = (unsigned)srv.conf->errors;
+	srv.params.reject_long_lines = srv.conf->reject_long_lines;
+	srv.per_ip = hmap_new();
+	srv.idnext = (uint32_t)arc4random();
+
+	if ((srv.base = event_base_new()) == NULL)
+		fatal("event=startup-error problem=\"event_base_new failed\"");
+	for (i = 0; i < srv.nlisteners; i++)
+		if (listener_bind(&srv.listeners[i], err, sizeof(err)) == -1)
+			fatal("event=startup-error problem=\"%s\"", err);
+	srv.commit_wq = workq_new(srv.base, 1);
+	srv.deliver_wq = workq_new(srv.base,
+	    (unsigned)srv.conf->delivery_workers);
+	if ((srv.spool = spool_open(srv.conf->spool_dir, srv.commit_wq, err,
+	    sizeof(err))) == NULL)
+		fatal("event=startup-error problem=\"%s\"", err);
+	if (maildir_make(srv.conf->maildir_root, err, sizeof(err)) == -1)
+		fatal("event=startup-error problem=\"%s\"", err);
+	drop_privileges(srv.conf);
+
+	rc.maildir_root = srv.conf->maildir_root;
+	rc.hostname = srv.conf->hostname;
+	rc.retry = (unsigned)srv.conf->queue_retry;
+	srv.runner = runner_new(srv.base, srv.spool, srv.deliver_wq, &rc);
+	spool_on_queued(srv.spool, runner_add, srv.runner);
+	runner_load(srv.runner);
+	if (listener_start(&srv) == -1)
+		fatal("event=startup-error problem=\"cannot start listeners\"");
+
+	sigs[0] = evsignal_new(srv.base, SIGTERM, stop_cb, &srv);
+	sigs[1] = evsignal_new(srv.base, SIGINT, stop_cb, &srv);
+	sigs[2] = evsignal_new(srv.base, SIGHUP, hup_cb, &srv);
+	for (i = 0; i < 3; i++)
+		event_add(sigs[i], NULL);
+	{
+		char names[512] = "";
+		size_t o = 0;
+
+		for (i = 0; i < srv.nlisteners && o < sizeof(names) - 70; i++)
+			o += (size_t)snprintf(names + o, sizeof(names) - o,
+			    "%s%s", i ? "," : "", srv.listeners[i].name);
+		log_info("event=started version=%s pid=%ld listen=%s hostname=%s "
+		    "config=%s max_sessions=%u", VERSION, (long)getpid(), names,
+		    srv.conf->hostname, path ? path : "built-in",
+		    srv.max_sessions);
+	}
+
+	event_base_dispatch(srv.base);
+
+	log_info("event=stopped sessions=%u", srv.nsessions);
+	workq_free(srv.commit_wq);	/* finishes what is in flight */
+	workq_free(srv.deliver_wq);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	return 0;
+}

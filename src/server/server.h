@@ -1,0 +1,68 @@
+/*
+ * server - sluiced's running state, shared by the listener, the
+ * connection driver and main. One instance per process, owned by main.
+ */
+#ifndef SLUICE_SERVER_H
+#define SLUICE_SERVER_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "smtp/session.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct conf;
+struct policy;
+struct spool;
+struct runner;
+struct workq;
+struct hmap;
+struct conn;
+
+struct listener {
+	struct server		*srv;
+	struct evconnlistener	*ev;
+	char			 name[64];	/* "127.0.0.1:2525" */
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd;
+	int			 loopback;
+};
+
+struct server {
+	struct event_base	*base;
+	struct conf		*conf;
+	struct policy		*policy;
+	struct smtp_params	 params;
+	struct spool		*spool;
+	struct runner		*runner;
+	struct workq		*commit_wq;	/* the spool's commit thread */
+	struct workq		*deliver_wq;	/* Maildir deliveries */
+	struct listener		*listeners;
+	size_t			 nlisteners;
+	struct event		*relisten;	/* after EMFILE */
+	unsigned		 nsessions;
+	unsigned		 max_sessions;
+	struct hmap		*per_ip;	/* ip text -> count (uintptr) */
+	struct conn		*conns;		/* every live connection */
+	uint32_t		 idnext;
+	int			 stopping;
+	struct event		*stopcheck;
+	uint64_t		 refused;
+};
+
+/* listener.c */
+int	listener_parse(const char *text, struct listener **out, size_t *n,
+	    char *err, size_t errsize);
+int	listener_bind(struct listener *l, char *err, size_t errsize);
+int	listener_start(struct server *srv);
+void	listener_stop(struct server *srv);
+
+/* conn.c */
+void	conn_accept(struct server *srv, struct listener *l, int fd,
+	    const struct sockaddr *sa, socklen_t salen);
+void	conn_shutdown_all(struct server *srv);
+
+#endif

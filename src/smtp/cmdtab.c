@@ -1,0 +1,385 @@
+/*
+ * cmdtab - the command table and the command handlers.
+ *
+ * The table says, for each verb, in which states it is allowed and
+ * whether it must end a pipelined group; dispatch() enforces both, so no
+ * handler checks ordering itself.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "smtp/cmd.h"
+#include "smtp/limits.h"
+#include "smtp/reply.h"
+#include "smtp/session_int.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define S(x)		(1u << (x))
+#define ANY_OPEN	(S(ST_GREET) | S(ST_READY) | S(ST_MAIL) | S(ST_RCPT))
+#define AFTER_HELO	(S(ST_READY) | S(ST_MAIL) | S(ST_RCPT))
+
+/* flags */
+#define F_SYNC		0x01	/* must be the last command of a group */
+#define F_NOARG		0x02	/* takes no argument */
+
+struct cmdent {
+	enum cmd_verb	 verb;
+	unsigned	 states;
+	unsigned	 flags;
+	size_t		 maxlen;	/* longest line without CRLF */
+	void		(*fn)(struct smtp_session *, const struct cmd *);
+};
+
+static void do_helo(struct smtp_session *, const struct cmd *);
+static void do_mail(struct smtp_session *, const struct cmd *);
+static void do_rcpt(struct smtp_session *, const struct cmd *);
+static void do_data(struct smtp_session *, const struct cmd *);
+static void do_rset(struct smtp_session *, const struct cmd *);
+static void do_noop(struct smtp_session *, const struct cmd *);
+static void do_quit(struct smtp_session *, const struct cmd *);
+static void do_vrfy(struct smtp_session *, const struct cmd *);
+static void do_expn(struct smtp_session *, const struct cmd *);
+static void do_help(struct smtp_session *, const struct cmd *);
+static void do_notimpl(struct smtp_session *, const struct cmd *);
+static void do_http(struct smtp_session *, const struct cmd *);
+
+/* RFC 5321 4.5.3.1.4: 512 with CRLF; MAIL may carry ESMTP parameters. */
+#define CMDLEN	(SMTP_CMDLINE_MAX - 2)
+#define MAILLEN	(SMTP_CMDLINE_EXT_MAX - 2)
+
+static const struct cmdent table[] = {
+	{ CMD_HELO, ANY_OPEN, F_SYNC, CMDLEN, do_helo },
+	{ CMD_EHLO, ANY_OPEN, F_SYNC, CMDLEN, do_helo },
+	{ CMD_MAIL, S(ST_READY), 0, MAILLEN, do_mail },
+	{ CMD_RCPT, S(ST_MAIL) | S(ST_RCPT), 0, CMDLEN, do_rcpt },
+	{ CMD_DATA, S(ST_RCPT), F_SYNC | F_NOARG, CMDLEN, do_data },
+	{ CMD_RSET, ANY_OPEN, F_NOARG, CMDLEN, do_rset },
+	{ CMD_NOOP, ANY_OPEN, 0, CMDLEN, do_noop },
+	{ CMD_QUIT, ANY_OPEN | S(ST_REJECTED), F_NOARG, CMDLEN, do_quit },
+	{ CMD_VRFY, ANY_OPEN, 0, CMDLEN, do_vrfy },
+	{ CMD_EXPN, ANY_OPEN, 0, CMDLEN, do_expn },
+	{ CMD_HELP, ANY_OPEN, 0, CMDLEN, do_help },
+	{ CMD_STARTTLS, ANY_OPEN, 0, CMDLEN, do_notimpl },
+	{ CMD_AUTH, ANY_OPEN, 0, CMDLEN, do_notimpl },
+	{ CMD_BDAT, ANY_OPEN, 0, CMDLEN, do_notimpl },
+	{ CMD_NOTIMPL, ANY_OPEN, 0, CMDLEN, do_notimpl },
+	{ CMD_HTTP, ANY_OPEN, 0, CMDLEN, do_http },
+};
+
+/* out_of_order - the 503 text for a verb in the wrong state */
+static const char *
+out_of_order(const struct smtp_session *s, enum cmd_verb v)
+{
+	switch (v) {
+	case CMD_MAIL:
+		if (s->state == ST_GREET)
+			return "Error: send HELO/EHLO first";
+		return "Error: nested MAIL command";
+	case CMD_RCPT:
+		return s->state == ST_GREET ? "Error: send HELO/EHLO first" :
+		    "Error: need MAIL command";
+	case CMD_DATA:
+		if (s->state == ST_MAIL)
+			return "Error: no valid recipients";
+		return s->state == ST_GREET ? "Error: send HELO/EHLO first" :
+		    "Error: need RCPT command";
+	default:
+		return "Error: bad sequence of commands";
+	}
+}
+
+/* cmdtab_dispatch - run one complete command line */
+void
+cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,
+    int pipelined)
+{
+	const struct cmdent *e = NULL;
+	unsigned flags = s->lb.flags;
+	struct cmd c;
+	size_t i;
+
+	if (flags & LINE_TOOLONG) {
+		reply_add(&s->out, 500, "5.5.2", "Error: line too long");
+		session_error(s);
+		return;
+	}
+	if (flags & LINE_BARELF) {
+		reply_add(&s->out, 500, "5.5.2", "Error: bare <LF> received; "
+		    "command lines must end with <CR><LF>");
+		session_error(s);
+		return;
+	}
+	if (flags & (LINE_CR | LINE_NUL)) {
+		reply_add(&s->out, 500, "5.5.2", "Error: invalid character "
+		    "(CR or NUL) in command");
+		session_error(s);
+		return;
+	}
+	cmd_split(line, len, &c);
+	if (s->state == ST_REJECTED && c.verb != CMD_QUIT) {
+		reply_add(&s->out, 503, "5.7.1", "Error: access denied, "
+		    "send QUIT");
+		session_error(s);
+		return;
+	}
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].verb == c.verb) {
+			e = &table[i];
+			break;
+		}
+	if (e == NULL) {
+		reply_add(&s->out, 500, "5.5.1", "Error: command not "
+		    "recognized");
+		session_error(s);
+		return;
+	}
+	if (len > e->maxlen) {
+		reply_add(&s->out, 500, "5.5.2", "Error: line too long");
+		session_error(s);
+		return;
+	}
+	if (!(e->states & S(s->state))) {
+		reply_add(&s->out, 503, "5.5.1", "%s", out_of_order(s, c.verb));
+		session_error(s);
+		return;
+	}
+	if ((e->flags & F_SYNC) && pipelined) {
+		/* RFC 2920 3.1: this command must end a group */
+		log_info("session=%s event=pipelining-violation client=%s "
+		    "command=%s", s->id, s->client.ipstr, c.name);
+		reply_add(&s->out, 554, "5.5.0", "Error: SMTP protocol "
+		    "synchronization: %s must be the last command before "
+		    "waiting for the reply", c.name);
+		session_drop_tx(s);
+		session_set_state(s, ST_CLOSING);
+		return;
+	}
+	if ((e->flags & F_NOARG) && c.arglen > 0) {
+		reply_add(&s->out, 501, "5.5.4", "Syntax: %s (no arguments)",
+		    c.name);
+		session_error(s);
+		return;
+	}
+	e->fn(s, &c);
+}
+
+/* do_helo - HELO and EHLO: a fresh start (an implicit RSET) */
+static void
+do_helo(struct smtp_session *s, const struct cmd *c)
+{
+	struct cmd_err err;
+	struct verdict v;
+	char name[SMTP_HELO_MAX + 1], q[LOG_QUOTE_MAX];
+
+	if (cmd_parse_helo(c->arg, c->arglen, name, sizeof(name), &err)) {
+		reply_add(&s->out, err.code, err.enh, "%s", err.text);
+		session_error(s);
+		return;
+	}
+	policy_helo(s->sp->policy, &s->client, name, &v);
+	if (v.kind != POLICY_ACCEPT) {
+		log_info("session=%s event=helo-rejected client=%s helo=%s "
+		    "rule=%s reply=%d", s->id, s->client.ipstr,
+		    log_quotes(q, sizeof(q), name), v.rule, v.code);
+		reply_add(&s->out, v.code, v.enh, "%s", v.text);
+		session_error(s);
+		return;
+	}
+	session_drop_tx(s);
+	str_copy(s->helo, sizeof(s->helo), name);
+	s->client.helo = s->helo;
+	s->esmtp = c->verb == CMD_EHLO;
+	session_set_state(s, ST_READY);
+	if (!s->esmtp) {
+		reply_add(&s->out, 250, NULL, "%s", s->sp->hostname);
+		return;
+	}
+	reply_add(&s->out, 250, NULL, "%s Hello %s [%s]\nPIPELINING\n"
+	    "SIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\nHELP",
+	    s->sp->hostname, s->helo, s->client.ipstr,
+	    (unsigned long long)s->sp->max_msgsize);
+}
+
+/* do_mail - MAIL FROM: opens a transaction */
+static void
+do_mail(struct smtp_session *s, const struct cmd *c)
+{
+	struct mail_params mp;
+	struct cmd_err err;
+	struct verdict v;
+	struct addr a;
+	char shown[SMTP_PATH_MAX + 8], q[LOG_QUOTE_MAX];
+
+	if (cmd_parse_mail(c->arg, c->arglen, &a, &mp, &err) == -1) {
+		log_info("session=%s event=mail-rejected client=%s arg=%s "
+		    "reply=%d", s->id, s->client.ipstr,
+		    log_quote(q, sizeof(q), c->arg, c->arglen), err.code);
+		reply_add(&s->out, err.code, err.enh, "%s", err.text);
+		session_error(s);
+		return;
+	}
+	if (mp.size > s->sp->max_msgsize) {
+		reply_add(&s->out, 552, "5.3.4", "Message size exceeds fixed "
+		    "limit");
+		session_error(s);
+		return;
+	}
+	policy_mail(s->sp->policy, &s->client, &a, &v);
+	addr_format(&a, shown, sizeof(shown));
+	if (v.kind != POLICY_ACCEPT) {
+		log_info("session=%s event=mail-rejected client=%s from=%s "
+		    "rule=%s reply=%d", s->id, s->client.ipstr,
+		    log_quotes(q, sizeof(q), shown), v.rule, v.code);
+		reply_add(&s->out, v.code, v.enh, "%s: %s", shown, v.text);
+		session_error(s);
+		return;
+	}
+	s->tx = tx_new(&a, &mp, session_now(s));
+	session_set_state(s, ST_MAIL);
+	reply_add(&s->out, 250, "2.1.0", "Ok");
+}
+
+/* do_rcpt - RCPT TO: the relay decision */
+static void
+do_rcpt(struct smtp_session *s, const struct cmd *c)
+{
+	struct cmd_err err;
+	struct verdict v;
+	struct addr a;
+	char shown[SMTP_PATH_MAX + 8], from[SMTP_PATH_MAX + 8],
+	    q1[LOG_QUOTE_MAX], q2[LOG_QUOTE_MAX];
+
+	if (cmd_parse_rcpt(c->arg, c->arglen, &a, &err) == -1) {
+		log_info("session=%s event=rcpt-rejected client=%s arg=%s "
+		    "rule=syntax reply=%d", s->id, s->client.ipstr,
+		    log_quote(q1, sizeof(q1), c->arg, c->arglen), err.code);
+		reply_add(&s->out, err.code, err.enh, "%s", err.text);
+		s->st.rcpt_rejected++;
+		session_error(s);
+		return;
+	}
+	if (s->tx->nrcpt >= s->sp->max_rcpts) {
+		/* RFC 5321 4.5.3.1.10: the client sends the rest later */
+		reply_add(&s->out, 452, "4.5.3", "Error: too many recipients");
+		s->st.rcpt_rejected++;
+		return;
+	}
+	policy_rcpt(s->sp->policy, &s->client, &s->tx->sender, &a, &v);
+	addr_format(&a, shown, sizeof(shown));
+	addr_format(&s->tx->sender, from, sizeof(from));
+	if (v.kind != POLICY_ACCEPT) {
+		log_info("session=%s event=rcpt-rejected client=%s helo=%s "
+		    "from=%s rcpt=%s rule=%s reply=\"%d %s\"", s->id,
+		    s->client.ipstr, log_quotes(q1, sizeof(q1), s->helo),
+		    log_quotes(q2, sizeof(q2), from), shown, v.rule, v.code,
+		    v.enh);
+		reply_add(&s->out, v.code, v.enh, "%s", v.text);
+		s->st.rcpt_rejected++;
+		session_error(s);
+		return;
+	}
+	if (log_enabled(LVL_DEBUG))
+		log_debug("session=%s event=rcpt-accepted client=%s rcpt=%s "
+		    "rule=%s", s->id, s->client.ipstr, shown, v.rule);
+	tx_add_rcpt(s->tx, &v);
+	s->st.rcpt_ok++;
+	session_set_state(s, ST_RCPT);
+	reply_add(&s->out, 250, "2.1.5", "Ok");
+}
+
+/* do_data - DATA: open the message and start reading it */
+static void
+do_data(struct smtp_session *s, const struct cmd *c)
+{
+	(void)c;
+	if (session_open_message(s) == -1) {
+		reply_add(&s->out, 451, "4.3.0", "Error: local error, try "
+		    "again later");
+		session_drop_tx(s);
+		session_set_state(s, ST_READY);
+		return;
+	}
+	session_set_state(s, ST_DATA);
+	reply_add(&s->out, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+}
+
+/* do_rset - RSET: drop the transaction */
+static void
+do_rset(struct smtp_session *s, const struct cmd *c)
+{
+	(void)c;
+	session_drop_tx(s);
+	if (s->state != ST_GREET)
+		session_set_state(s, ST_READY);
+	reply_add(&s->out, 250, "2.0.0", "Ok");
+}
+
+/* do_noop - NOOP */
+static void
+do_noop(struct smtp_session *s, const struct cmd *c)
+{
+	(void)c;
+	reply_add(&s->out, 250, "2.0.0", "Ok");
+}
+
+/* do_quit - QUIT */
+static void
+do_quit(struct smtp_session *s, const struct cmd *c)
+{
+	(void)c;
+	reply_add(&s->out, 221, "2.0.0", "Bye");
+	session_drop_tx(s);
+	session_set_state(s, ST_CLOSING);
+}
+
+/* do_vrfy - VRFY: never confirms or denies a user (RFC 5321 3.5.3) */
+static void
+do_vrfy(struct smtp_session *s, const struct cmd *c)
+{
+	if (c->arglen == 0) {
+		reply_add(&s->out, 501, "5.5.4", "Syntax: VRFY address");
+		session_error(s);
+		return;
+	}
+	reply_add(&s->out, 252, "2.5.0", "Cannot VRFY user, but will accept "
+	    "message and attempt delivery");
+}
+
+/* do_expn - EXPN: lists are not disclosed */
+static void
+do_expn(struct smtp_session *s, const struct cmd *c)
+{
+	(void)c;
+	reply_add(&s->out, 502, "5.5.1", "Error: EXPN not available");
+}
+
+/* do_help - HELP */
+static void
+do_help(struct smtp_session *s, const struct cmd *c)
+{
+	(void)c;
+	reply_add(&s->out, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA "
+	    "RSET NOOP QUIT VRFY HELP\nsluiced relays only for authorized "
+	    "clients");
+}
+
+/* do_notimpl - verbs we know but do not offer */
+static void
+do_notimpl(struct smtp_session *s, const struct cmd *c)
+{
+	reply_add(&s->out, 502, "5.5.1", "Error: %s not implemented", c->name);
+	session_error(s);
+}
+
+/* do_http - an HTTP (or POP3) request: a proxy scanner, not a mailer */
+static void
+do_http(struct smtp_session *s, const struct cmd *c)
+{
+	log_info("session=%s event=non-smtp-client client=%s command=%s",
+	    s->id, s->client.ipstr, c->name);
+	reply_add(&s->out, 554, "5.7.0", "Error: this is an SMTP server; "
+	    "closing connection");
+	session_drop_tx(s);
+	session_set_state(s, ST_CLOSING);
+}
