@@ -96,7 +96,8 @@ static const struct key keys[] = {
 	{ "log_level", T_STR, "info", 0, 0, F(log_level),
 	  "err|warning|info|debug", "Least severe level logged." },
 	{ "delivery_workers", T_UINT, "2", 1, 64, F(delivery_workers), NULL,
-	  "Threads that write and fsync spool and Maildir files." },
+	  "Threads that write and fsync Maildir files (the spool has its "
+	  "own commit thread)." },
 	{ "queue_retry", T_DUR, "5m", 1, 86400, F(queue_retry), NULL,
 	  "Delay before a failed local delivery is tried again." },
 	{ "limits.message_size", T_SIZE, "25m", 1024, 1ULL << 32, F(message_size),
