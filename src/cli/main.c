@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/explain.h"
+#include "cli/probe.h"
 #include "conf/conf.h"
 
 #define VERSION	"0.1"
@@ -18,6 +19,8 @@ usage(void)
 	    "  policy explain --client IP [--helo NAME] [--auth USER]\n"
 	    "                 [--from ADDR] --to ADDR... [-c FILE]\n"
 	    "                       show the relay decision for an envelope\n"
+	    "  probe [OPTIONS] TARGET...\n"
+	    "                       test mail servers for open relaying\n"
 	    "  check-config [FILE]  check a sluiced configuration file\n"
 	    "  version              print the version\n");
 	return 2;
@@ -48,6 +51,8 @@ main(int argc, char **argv)
 		return usage();
 	if (strcmp(argv[1], "policy") == 0)
 		return cmd_policy(argc - 1, argv + 1);
+	if (strcmp(argv[1], "probe") == 0)
+		return cmd_probe(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-config") == 0)
 		return check_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {

@@ -1,0 +1,444 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "net/smtpc.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+
+enum op {
+	OP_NONE,
+	OP_CONNECT,	/* TCP (and implicit TLS), then the greeting */
+	OP_REPLY,	/* waiting for the reply to what we sent */
+	OP_TLS		/* STARTTLS handshake */
+};
+
+struct smtpc {
+	struct smtpc_opts	 o;
+	struct bufferevent	*bev;
+	SSL			*ssl;
+	struct event		*timer;
+	enum op			 op;
+	smtpc_cb		 cb;
+	void			*arg;
+	struct reply		 r;
+	int			 tls;
+	char			 tls_summary[512];
+	struct timeval		 sent_at;
+	double			 rtt;
+	int			 fail_err;	/* pending from fail_soon() */
+	struct event		*kick;		/* read already-buffered input */
+};
+
+/* note - a transcript line */
+static void
+note(struct smtpc *c, int dir, const char *s, size_t n)
+{
+	if (c->o.on_line)
+		c->o.on_line(c->o.arg, dir, s, n);
+}
+
+/*
+ * finish - end the current operation with err and call back. Nothing may
+ * touch c after this returns (the callback may have freed it).
+ */
+static void
+finish(struct smtpc *c, enum smtpc_err err)
+{
+	smtpc_cb cb = c->cb;
+	void *arg = c->arg;
+	struct timeval now, d;
+
+	evtimer_del(c->timer);
+	event_del(c->kick);
+	c->op = OP_NONE;
+	c->cb = NULL;
+	gettimeofday(&now, NULL);
+	timersub(&now, &c->sent_at, &d);
+	c->rtt = (double)d.tv_sec + (double)d.tv_usec / 1e6;
+	if (err != SMTPC_OK) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "(%s)", smtpc_strerror(err));
+		note(c, SMTPC_NOTE, msg, strlen(msg));
+		if (c->bev)
+			bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	}
+	if (cb)
+		cb(arg, c, err, err == SMTPC_OK ? &c->r : NULL);
+}
+
+/* arm - start the operation's timeout */
+static void
+arm(struct smtpc *c, unsigned secs)
+{
+	struct timeval tv = { (time_t)(secs ? secs : 300), 0 };
+
+	evtimer_add(c->timer, &tv);
+	gettimeofday(&c->sent_at, NULL);
+}
+
+/* read_replies - parse buffered lines; finish when a reply is complete */
+static void
+read_replies(struct smtpc *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	while (c->op == OP_REPLY || c->op == OP_CONNECT) {
+		size_t len;
+		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+		enum reply_feed_res res;
+
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > SMTPC_LINE_MAX) {
+				note(c, SMTPC_NOTE, "(reply line too long)", 21);
+				finish(c, SMTPC_EPROTO);
+			}
+			return;
+		}
+		if (len > SMTPC_LINE_MAX) {
+			free(line);
+			note(c, SMTPC_NOTE, "(reply line too long)", 21);
+			finish(c, SMTPC_EPROTO);
+			return;
+		}
+		note(c, SMTPC_RECV, line, len);
+		res = reply_feed_line(&c->r, line, len);
+		free(line);
+		if (res == REPLY_ERROR) {
+			finish(c, SMTPC_EPROTO);
+			return;
+		}
+		if (res == REPLY_DONE) {
+			finish(c, SMTPC_OK);
+			return;
+		}
+	}
+}
+
+/* read_cb - bytes from the server */
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	read_replies(arg);
+}
+
+/* tls_describe - "TLSv1.3 TLS_AES_256_GCM_SHA384 subject=... expires=..." */
+static void
+tls_describe(struct smtpc *c)
+{
+	X509 *cert = SSL_get_peer_certificate(c->ssl);
+	char subj[256] = "-", exp[64] = "-";
+
+	if (cert) {
+		const ASN1_TIME *na = X509_get0_notAfter(cert);
+		BIO *b = BIO_new(BIO_s_mem());
+
+		X509_NAME_oneline(X509_get_subject_name(cert), subj,
+		    sizeof(subj));
+		if (b && ASN1_TIME_print(b, na) > 0) {
+			int n = BIO_read(b, exp, sizeof(exp) - 1);
+
+			exp[n > 0 ? n : 0] = '\0';
+		}
+		BIO_free(b);
+		X509_free(cert);
+	}
+	snprintf(c->tls_summary, sizeof(c->tls_summary),
+	    "version=%s cipher=%s subject=\"%s\" expires=\"%s\"",
+	    SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), subj, exp);
+	note(c, SMTPC_NOTE, c->tls_summary, strlen(c->tls_summary));
+}
+
+/* event_cb - connected, TLS done, EOF or error */
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpc *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->tls) {
+			tls_describe(c);
+			if (c->op == OP_TLS) {
+				finish(c, SMTPC_OK);
+				return;
+			}
+		}
+		return;	/* OP_CONNECT: now wait for the greeting */
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		enum smtpc_err e = SMTPC_ECLOSED;
+		int serr = EVUTIL_SOCKET_ERROR();
+
+		if (c->op == OP_NONE)
+			return;
+		if (c->tls && bufferevent_get_openssl_error(bev) != 0)
+			e = SMTPC_ETLS;
+		else if (c->op == OP_CONNECT && (what & BEV_EVENT_ERROR) &&
+		    serr != 0)
+			e = SMTPC_ECONNECT;
+		if (c->op == OP_TLS)
+			e = SMTPC_ETLS;
+		/* a reply may have arrived just before the close */
+		read_replies(c);
+		if (c->op != OP_NONE)
+			finish(c, e);
+	}
+}
+
+/* kick_cb - input was already buffered when a command went out */
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	read_replies(arg);
+}
+
+/* timer_cb - the step took too long, or a deferred result is due */
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpc *c = arg;
+	int e = c->fail_err;
+
+	(void)fd;
+	(void)what;
+	c->fail_err = 0;
+	finish(c, e ? (enum smtpc_err)e : SMTPC_ETIMEOUT);
+}
+
+/* new_ssl - an SSL object for the peer */
+static SSL *
+new_ssl(struct smtpc *c)
+{
+	SSL *ssl = SSL_new(c->o.ssl_ctx);
+
+	if (ssl && c->o.sni && *c->o.sni && c->o.sni[0] != '[')
+		SSL_set_tlsext_host_name(ssl, c->o.sni);
+	return ssl;
+}
+
+/* fail_soon - report err from the loop (never from inside a call) */
+static void
+fail_soon(struct smtpc *c, enum smtpc_err err)
+{
+	struct timeval z = { 0, 0 };
+
+	c->fail_err = err;
+	evtimer_add(c->timer, &z);
+}
+
+/*
+ * smtpc_connect - connect (from o->source if set), do implicit TLS if
+ * asked, and read the greeting; cb gets it, or the error, always later
+ * from the event loop.
+ */
+struct smtpc *
+smtpc_connect(const struct smtpc_opts *o, smtpc_cb cb, void *arg)
+{
+	struct smtpc *c = xcalloc(1, sizeof(*c));
+	evutil_socket_t fd;
+	int one = 1;
+
+	c->o = *o;
+	c->cb = cb;
+	c->arg = arg;
+	c->op = OP_CONNECT;
+	reply_init(&c->r);
+	c->timer = evtimer_new(o->base, timer_cb, c);
+	c->kick = event_new(o->base, -1, 0, kick_cb, c);
+	gettimeofday(&c->sent_at, NULL);
+	fd = socket(o->addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd != -1 && o->source != NULL) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, o->source, o->sourcelen) == -1) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd == -1) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "(socket/bind: %s)",
+		    strerror(errno));
+		note(c, SMTPC_NOTE, msg, strlen(msg));
+		fail_soon(c, SMTPC_ECONNECT);
+		return c;
+	}
+	if (o->implicit_tls) {
+		c->ssl = new_ssl(c);
+		c->bev = bufferevent_openssl_socket_new(o->base, fd, c->ssl,
+		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		c->tls = 1;
+	} else
+		c->bev = bufferevent_socket_new(o->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	arm(c, o->connect_timeout + o->greeting_timeout);
+	if (bufferevent_socket_connect(c->bev, o->addr, (int)o->addrlen) < 0) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		fail_soon(c, SMTPC_ECONNECT);
+	}
+	return c;
+}
+
+/* send_line - write a command with CRLF; the transcript gets it too */
+static void
+send_line(struct smtpc *c, const char *line)
+{
+	size_t n = strlen(line);
+
+	note(c, SMTPC_SENT, line, n);
+	bufferevent_write(c->bev, line, n);
+	bufferevent_write(c->bev, "\r\n", 2);
+}
+
+/* begin - start waiting for one reply to what is being sent */
+static int
+begin(struct smtpc *c, unsigned timeout, smtpc_cb cb, void *arg)
+{
+	c->cb = cb;
+	c->arg = arg;
+	reply_reset(&c->r);
+	if (c->bev == NULL) {
+		c->op = OP_REPLY;
+		fail_soon(c, SMTPC_ECLOSED);
+		return -1;
+	}
+	c->op = OP_REPLY;
+	arm(c, timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* smtpc_command - send one command line; cb gets the reply */
+void
+smtpc_command(struct smtpc *c, const char *line, unsigned timeout,
+    smtpc_cb cb, void *arg)
+{
+	if (begin(c, timeout, cb, arg) == -1)
+		return;
+	send_line(c, line);
+	/* a reply already buffered (a server that talks ahead) is read now */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		event_active(c->kick, EV_TIMEOUT, 0);
+}
+
+/*
+ * smtpc_data - send message bytes exactly as given (already dot-stuffed
+ * and ended with CRLF.CRLF); cb gets the reply.
+ */
+void
+smtpc_data(struct smtpc *c, const char *p, size_t n, unsigned timeout,
+    smtpc_cb cb, void *arg)
+{
+	char msg[64];
+
+	if (begin(c, timeout, cb, arg) == -1)
+		return;
+	snprintf(msg, sizeof(msg), "(message, %zu bytes)", n);
+	note(c, SMTPC_SENT, msg, strlen(msg));
+	bufferevent_write(c->bev, p, n);
+}
+
+/*
+ * smtpc_starttls - after the server's 220 to STARTTLS: wrap the
+ * connection in TLS and handshake. cb gets SMTPC_OK (no reply) or an error.
+ * Bytes the server sent before the handshake are discarded, as RFC 3207
+ * requires of both sides.
+ */
+void
+smtpc_starttls(struct smtpc *c, unsigned timeout, smtpc_cb cb, void *arg)
+{
+	struct bufferevent *tls;
+
+	c->cb = cb;
+	c->arg = arg;
+	c->op = OP_TLS;
+	arm(c, timeout);
+	if (c->bev == NULL || c->o.ssl_ctx == NULL ||
+	    (c->ssl = new_ssl(c)) == NULL) {
+		fail_soon(c, SMTPC_ETLS);
+		return;
+	}
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	tls = bufferevent_openssl_filter_new(c->o.base, c->bev, c->ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		fail_soon(c, SMTPC_ETLS);
+		return;
+	}
+	c->bev = tls;
+	c->tls = 1;
+	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* smtpc_free - close and free; NULL is a no-op */
+void
+smtpc_free(struct smtpc *c)
+{
+	if (c == NULL)
+		return;
+	if (c->bev)
+		bufferevent_free(c->bev);	/* frees the SSL and the socket */
+	else if (c->ssl)
+		SSL_free(c->ssl);
+	event_free(c->timer);
+	event_free(c->kick);
+	reply_release(&c->r);
+	free(c);
+}
+
+/* smtpc_is_tls - is the connection encrypted now? */
+int
+smtpc_is_tls(const struct smtpc *c)
+{
+	return c->tls == 1;
+}
+
+/* smtpc_tls_summary - protocol, cipher and certificate, or "" */
+const char *
+smtpc_tls_summary(const struct smtpc *c)
+{
+	return c->tls_summary;
+}
+
+/* smtpc_last_rtt - seconds the last operation took */
+double
+smtpc_last_rtt(const struct smtpc *c)
+{
+	return c->rtt;
+}
+
+/* smtpc_strerror - words for an error */
+const char *
+smtpc_strerror(enum smtpc_err e)
+{
+	switch (e) {
+	case SMTPC_OK: return "ok";
+	case SMTPC_ETIMEOUT: return "timeout";
+	case SMTPC_ECONNECT: return "connection failed";
+	case SMTPC_ECLOSED: return "connection closed by peer";
+	case SMTPC_EPROTO: return "not an SMTP reply";
+	case SMTPC_ETLS: return "TLS handshake failed";
+	}
+	return "error";
+}
