@@ -427,8 +427,11 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 	    c->id, pc.ipstr, c->port, l->name);
 	policy_connect(srv->policy, &c->client, &v);
 	if (v.kind != POLICY_ACCEPT) {
+		char qr[LOG_QUOTE_MAX];
+
 		log_info("session=%s event=connect-rejected client=%s rule=%s "
-		    "reply=%d", c->id, pc.ipstr, v.rule, v.code);
+		    "reply=%d", c->id, pc.ipstr,
+		    log_quotes(qr, sizeof(qr), v.rule), v.code);
 		smtp_session_reject(c->s, v.code, v.enh, v.text);
 	} else
 		smtp_session_start(c->s);

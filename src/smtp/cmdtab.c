@@ -105,9 +105,19 @@ cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,
 		return;
 	}
 	if (flags & LINE_BARELF) {
-		reply_add(&s->out, 500, "5.5.2", "Error: bare <LF> received; "
-		    "command lines must end with <CR><LF>");
-		session_error(s);
+		/*
+		 * Only CR LF ends a line. After a bare LF we cannot know
+		 * where the client meant its commands to end, so nothing
+		 * more is read (Postfix's smtpd_forbid_bare_newline does
+		 * the same).
+		 */
+		log_info("session=%s event=bare-newline client=%s", s->id,
+		    s->client.ipstr);
+		reply_add(&s->out, 521, "5.5.2", "%s Error: bare <LF> "
+		    "received; command lines must end with <CR><LF>",
+		    s->sp->hostname);
+		session_drop_tx(s);
+		session_set_state(s, ST_CLOSING);
 		return;
 	}
 	if (flags & (LINE_CR | LINE_NUL)) {
@@ -128,14 +138,15 @@ cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,
 			e = &table[i];
 			break;
 		}
-	if (e == NULL) {
-		reply_add(&s->out, 500, "5.5.1", "Error: command not "
-		    "recognized");
+	if (len > (e != NULL ? e->maxlen : CMDLEN)) {
+		/* RFC 5321 4.5.3.1.4: too long, whatever its verb */
+		reply_add(&s->out, 500, "5.5.2", "Error: line too long");
 		session_error(s);
 		return;
 	}
-	if (len > e->maxlen) {
-		reply_add(&s->out, 500, "5.5.2", "Error: line too long");
+	if (e == NULL) {
+		reply_add(&s->out, 500, "5.5.1", "Error: command not "
+		    "recognized");
 		session_error(s);
 		return;
 	}
@@ -170,7 +181,7 @@ do_helo(struct smtp_session *s, const struct cmd *c)
 {
 	struct cmd_err err;
 	struct verdict v;
-	char name[SMTP_HELO_MAX + 1], q[LOG_QUOTE_MAX];
+	char name[SMTP_HELO_MAX + 1], q[LOG_QUOTE_MAX], qr[LOG_QUOTE_MAX];
 
 	if (cmd_parse_helo(c->arg, c->arglen, name, sizeof(name), &err)) {
 		reply_add(&s->out, err.code, err.enh, "%s", err.text);
@@ -181,7 +192,8 @@ do_helo(struct smtp_session *s, const struct cmd *c)
 	if (v.kind != POLICY_ACCEPT) {
 		log_info("session=%s event=helo-rejected client=%s helo=%s "
 		    "rule=%s reply=%d", s->id, s->client.ipstr,
-		    log_quotes(q, sizeof(q), name), v.rule, v.code);
+		    log_quotes(q, sizeof(q), name),
+		    log_quotes(qr, sizeof(qr), v.rule), v.code);
 		reply_add(&s->out, v.code, v.enh, "%s", v.text);
 		session_error(s);
 		return;
@@ -209,7 +221,7 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 	struct cmd_err err;
 	struct verdict v;
 	struct addr a;
-	char shown[SMTP_PATH_MAX + 8], q[LOG_QUOTE_MAX];
+	char shown[SMTP_PATH_MAX + 8], q[LOG_QUOTE_MAX], qr[LOG_QUOTE_MAX];
 
 	if (cmd_parse_mail(c->arg, c->arglen, &a, &mp, &err) == -1) {
 		log_info("session=%s event=mail-rejected client=%s arg=%s "
@@ -230,7 +242,8 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 	if (v.kind != POLICY_ACCEPT) {
 		log_info("session=%s event=mail-rejected client=%s from=%s "
 		    "rule=%s reply=%d", s->id, s->client.ipstr,
-		    log_quotes(q, sizeof(q), shown), v.rule, v.code);
+		    log_quotes(q, sizeof(q), shown),
+		    log_quotes(qr, sizeof(qr), v.rule), v.code);
 		reply_add(&s->out, v.code, v.enh, "%s: %s", shown, v.text);
 		session_error(s);
 		return;
@@ -248,7 +261,8 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 	struct verdict v;
 	struct addr a;
 	char shown[SMTP_PATH_MAX + 8], from[SMTP_PATH_MAX + 8],
-	    q1[LOG_QUOTE_MAX], q2[LOG_QUOTE_MAX];
+	    q1[LOG_QUOTE_MAX], q2[LOG_QUOTE_MAX], q3[LOG_QUOTE_MAX],
+	    q4[LOG_QUOTE_MAX];
 
 	if (cmd_parse_rcpt(c->arg, c->arglen, &a, &err) == -1) {
 		log_info("session=%s event=rcpt-rejected client=%s arg=%s "
@@ -272,8 +286,9 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		log_info("session=%s event=rcpt-rejected client=%s helo=%s "
 		    "from=%s rcpt=%s rule=%s reply=\"%d %s\"", s->id,
 		    s->client.ipstr, log_quotes(q1, sizeof(q1), s->helo),
-		    log_quotes(q2, sizeof(q2), from), shown, v.rule, v.code,
-		    v.enh);
+		    log_quotes(q2, sizeof(q2), from),
+		    log_quotes(q3, sizeof(q3), shown),
+		    log_quotes(q4, sizeof(q4), v.rule), v.code, v.enh);
 		reply_add(&s->out, v.code, v.enh, "%s", v.text);
 		s->st.rcpt_rejected++;
 		session_error(s);
@@ -281,7 +296,9 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 	}
 	if (log_enabled(LVL_DEBUG))
 		log_debug("session=%s event=rcpt-accepted client=%s rcpt=%s "
-		    "rule=%s", s->id, s->client.ipstr, shown, v.rule);
+		    "rule=%s", s->id, s->client.ipstr,
+		    log_quotes(q3, sizeof(q3), shown),
+		    log_quotes(q4, sizeof(q4), v.rule));
 	tx_add_rcpt(s->tx, &v);
 	s->st.rcpt_ok++;
 	session_set_state(s, ST_RCPT);

@@ -35,9 +35,7 @@ same_rcpt(const struct tx_rcpt *r, const struct verdict *v)
 	if (r->cls != v->cls)
 		return 0;
 	if (r->cls == RCPT_LOCAL)
-		return strcmp(r->mailbox, v->mailbox) == 0 &&
-		    strcmp(r->addr.domain, v->resolved.domain) == 0 &&
-		    strcasecmp(r->addr.local, v->resolved.local) == 0;
+		return strcmp(r->mailbox, v->mailbox) == 0;	/* one copy */
 	return r->addr.dtype == v->resolved.dtype &&
 	    strcmp(r->addr.domain, v->resolved.domain) == 0 &&
 	    strcmp(r->addr.local, v->resolved.local) == 0;
@@ -45,8 +43,8 @@ same_rcpt(const struct tx_rcpt *r, const struct verdict *v)
 
 /*
  * tx_add_rcpt - add an accepted recipient from its verdict. Returns 0 when
- * added, 1 when it was already there (RCPT repeated: answered 250, stored
- * once).
+ * added, 1 when it was already there (RCPT repeated, or another address of
+ * the same local mailbox: answered 250, stored and delivered once).
  */
 int
 tx_add_rcpt(struct tx *t, const struct verdict *v)
