@@ -6,6 +6,7 @@
 
 #include "cli/explain.h"
 #include "cli/probe.h"
+#include "cli/queue.h"
 #include "conf/conf.h"
 
 #define VERSION	"0.1"
@@ -21,6 +22,8 @@ usage(void)
 	    "                       show the relay decision for an envelope\n"
 	    "  probe [OPTIONS] TARGET...\n"
 	    "                       test mail servers for open relaying\n"
+	    "  queue [list|show ID|hold|release|delete|flush] [SELECTORS]\n"
+	    "                       inspect and control the running queue\n"
 	    "  check-config [FILE]  check a sluiced configuration file\n"
 	    "  version              print the version\n");
 	return 2;
@@ -53,6 +56,8 @@ main(int argc, char **argv)
 		return cmd_policy(argc - 1, argv + 1);
 	if (strcmp(argv[1], "probe") == 0)
 		return cmd_probe(argc - 1, argv + 1);
+	if (strcmp(argv[1], "queue") == 0)
+		return cmd_queue(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-config") == 0)
 		return check_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {

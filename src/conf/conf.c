@@ -6,6 +6,7 @@
 
 #include "conf/conf.h"
 #include "policy/cidr.h"
+#include "queue/runner.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -98,8 +99,49 @@ static const struct key keys[] = {
 	{ "delivery_workers", T_UINT, "2", 1, 64, F(delivery_workers), NULL,
 	  "Threads that write and fsync Maildir files (the spool has its "
 	  "own commit thread)." },
-	{ "queue_retry", T_DUR, "5m", 1, 86400, F(queue_retry), NULL,
-	  "Delay before a failed local delivery is tried again." },
+	{ "control_socket", T_STR, "", 0, 0, F(control_socket), NULL,
+	  "Unix socket for `sluice queue` (mode 0660); empty means "
+	  "SPOOL_DIR/control.sock." },
+	{ "queue.retry_min", T_DUR, "5m", 1, 86400, F(retry_min), NULL,
+	  "Delay before the first retry of a temporary failure; it doubles "
+	  "with each attempt up to queue.retry_max." },
+	{ "queue.retry_max", T_DUR, "4h", 1, 604800, F(retry_max), NULL,
+	  "Longest delay between two attempts." },
+	{ "queue.lifetime", T_DUR, "5d", 60, 2592000, F(lifetime), NULL,
+	  "A message still undelivered after this long is bounced." },
+	{ "queue.delay_warning", T_DUR, "4h", 0, 2592000, F(delay_warning),
+	  NULL, "Send the sender one delay warning (a DSN) when a message "
+	  "has waited this long; 0 for never." },
+	{ "queue.concurrency", T_UINT, "100", 1, 10000, F(out_concurrency),
+	  NULL, "Outbound SMTP deliveries at once, in total." },
+	{ "queue.per_destination", T_UINT, "10", 1, 1000, F(per_destination),
+	  NULL, "Outbound SMTP deliveries at once to one destination (domain "
+	  "or next hop)." },
+	{ "queue.max_hops", T_UINT, "50", 1, 1000, F(max_hops), NULL,
+	  "A message with more Received: headers is a mail loop and is "
+	  "bounced." },
+	{ "outbound.relayhost", T_STR, "", 0, 0, F(relayhost), NULL,
+	  "Send all remote mail through this smarthost: \"[host]:port\" "
+	  "(no MX lookup) or \"host:port\" (its MX). Empty: deliver "
+	  "directly to each domain's MX." },
+	{ "outbound.relayhost_auth", T_STR, "", 0, 0, F(relayhost_auth), NULL,
+	  "\"user:password\" for SMTP AUTH PLAIN at the relayhost, sent "
+	  "only over TLS. Keep this file readable by root only." },
+	{ "outbound.routes", T_STRLIST, "", 0, 0, F(routes), NULL,
+	  "Static routes, \"DOMAIN NEXTHOP\": mail for DOMAIN (or "
+	  ".DOMAIN for its subdomains) goes to NEXTHOP ([host]:port or "
+	  "host:port), as with Postfix's transport map." },
+	{ "outbound.tls_required", T_STRLIST, "", 0, 0, F(tls_required), NULL,
+	  "Destination domains that must be reached over TLS; without it "
+	  "their mail waits (4xx) instead of going in clear." },
+	{ "outbound.resolver", T_STR, "", 0, 0, F(resolver), NULL,
+	  "DNS server for MX lookups, \"ADDR[:PORT]\"; empty means the "
+	  "system's (/etc/resolv.conf)." },
+	{ "outbound.connect_timeout", T_DUR, "30s", 1, 600,
+	  F(out_connect_timeout), NULL, "Time to connect to a remote server." },
+	{ "outbound.timeout", T_DUR, "5m", 1, 3600, F(out_timeout), NULL,
+	  "Time to wait for each reply of a remote server (RFC 5321 "
+	  "4.5.3.2)." },
 	{ "limits.message_size", T_SIZE, "25m", 1024, 1ULL << 32, F(message_size),
 	  NULL, "Largest message accepted (SIZE= and the data itself); "
 	  "larger ones get 552 5.3.4." },
@@ -589,6 +631,27 @@ check(struct loader *l)
 			    "(want ADDR or ADDR/BITS with the host bits zero)",
 			    c->authorized_networks[i]);
 	}
+	for (i = 0; c->routes && c->routes[i]; i++) {
+		char dom[300], hop[300];
+		struct route rt;
+
+		if (sscanf(c->routes[i], "%299s %299s", dom, hop) != 2 ||
+		    route_parse(hop, &rt, err, sizeof(err)) == -1)
+			lerr(l, NULL, "outbound.routes: bad route \"%s\" (want "
+			    "\"DOMAIN [HOST]:PORT\")", c->routes[i]);
+		else
+			free(rt.host);
+	}
+	if (c->relayhost[0]) {
+		struct route rt;
+
+		if (route_parse(c->relayhost, &rt, err, sizeof(err)) == -1)
+			lerr(l, NULL, "outbound.relayhost: %s", err);
+		else
+			free(rt.host);
+	}
+	if (c->relayhost_auth[0] && strchr(c->relayhost_auth, ':') == NULL)
+		lerr(l, NULL, "outbound.relayhost_auth: want \"user:password\"");
 	conf_policy(c, &pc);
 	if ((p = policy_new(&pc, err, sizeof(err))) == NULL)
 		lerr(l, NULL, "%s", err);

@@ -53,7 +53,15 @@ struct conf {
 	uint64_t	 sessions_per_ip;
 	int		 reject_long_lines;
 	uint64_t	 delivery_workers;
-	uint64_t	 queue_retry;
+	char		*control_socket;
+	uint64_t	 retry_min, retry_max, lifetime, delay_warning;
+	uint64_t	 out_concurrency, per_destination, max_hops;
+	char		*relayhost;
+	char		*relayhost_auth;
+	char		**routes;
+	char		**tls_required;
+	char		*resolver;
+	uint64_t	 out_connect_timeout, out_timeout;
 	struct conf_list deny_clients, deny_helo, deny_senders, deny_recipients;
 	struct conf_list allow_clients, allow_helo, allow_senders,
 			 allow_recipients;

@@ -20,8 +20,17 @@ enum op {
 	OP_NONE,
 	OP_CONNECT,	/* TCP (and implicit TLS), then the greeting */
 	OP_REPLY,	/* waiting for the reply to what we sent */
-	OP_TLS		/* STARTTLS handshake */
+	OP_TLS,		/* STARTTLS handshake */
+	OP_BATCH,	/* waiting for the replies to a pipelined group */
+	OP_FILE		/* sending message data, then its reply */
 };
+
+/* Refill the socket's output when it drops below this. */
+#define FILE_LOWAT	(64 * 1024)
+
+struct smtpc;
+static void read_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
 
 struct smtpc {
 	struct smtpc_opts	 o;
@@ -37,6 +46,15 @@ struct smtpc {
 	struct timeval		 sent_at;
 	double			 rtt;
 	int			 fail_err;	/* pending from fail_soon() */
+	/* OP_BATCH */
+	smtpc_batch_cb		 bcb;
+	struct reply		*replies;
+	size_t			 nbatch, got;
+	/* OP_FILE */
+	int			 fd;
+	off_t			 foff;
+	uint64_t		 fleft;
+	int			 bol, cr;	/* dot-stuffing state */
 	struct event		*kick;		/* read already-buffered input */
 };
 
@@ -56,6 +74,7 @@ static void
 finish(struct smtpc *c, enum smtpc_err err)
 {
 	smtpc_cb cb = c->cb;
+	smtpc_batch_cb bcb = c->op == OP_BATCH ? c->bcb : NULL;
 	void *arg = c->arg;
 	struct timeval now, d;
 
@@ -63,6 +82,8 @@ finish(struct smtpc *c, enum smtpc_err err)
 	event_del(c->kick);
 	c->op = OP_NONE;
 	c->cb = NULL;
+	if (c->bev)
+		bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
 	gettimeofday(&now, NULL);
 	timersub(&now, &c->sent_at, &d);
 	c->rtt = (double)d.tv_sec + (double)d.tv_usec / 1e6;
@@ -73,6 +94,12 @@ finish(struct smtpc *c, enum smtpc_err err)
 		note(c, SMTPC_NOTE, msg, strlen(msg));
 		if (c->bev)
 			bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	}
+	if (bcb) {
+		c->bcb = NULL;
+		bcb(arg, c, err, err == SMTPC_OK ? c->replies : NULL,
+		    c->nbatch);
+		return;
 	}
 	if (cb)
 		cb(arg, c, err, err == SMTPC_OK ? &c->r : NULL);
@@ -94,7 +121,8 @@ read_replies(struct smtpc *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
-	while (c->op == OP_REPLY || c->op == OP_CONNECT) {
+	while (c->op == OP_REPLY || c->op == OP_CONNECT ||
+	    (c->op == OP_FILE && c->fleft == 0) || c->op == OP_BATCH) {
 		size_t len;
 		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
 		enum reply_feed_res res;
@@ -113,10 +141,17 @@ read_replies(struct smtpc *c)
 			return;
 		}
 		note(c, SMTPC_RECV, line, len);
-		res = reply_feed_line(&c->r, line, len);
+		res = reply_feed_line(c->op == OP_BATCH ?
+		    &c->replies[c->got] : &c->r, line, len);
 		free(line);
 		if (res == REPLY_ERROR) {
 			finish(c, SMTPC_EPROTO);
+			return;
+		}
+		if (res == REPLY_DONE && c->op == OP_BATCH) {
+			if (++c->got < c->nbatch)
+				continue;
+			finish(c, SMTPC_OK);
 			return;
 		}
 		if (res == REPLY_DONE) {
@@ -391,6 +426,146 @@ smtpc_starttls(struct smtpc *c, unsigned timeout, smtpc_cb cb, void *arg)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+/* free_batch - release a pipelined group's replies */
+static void
+free_batch(struct smtpc *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nbatch; i++)
+		reply_release(&c->replies[i]);
+	free(c->replies);
+	c->replies = NULL;
+	c->nbatch = c->got = 0;
+}
+
+/* smtpc_batch - send a pipelined group; cb gets every reply */
+void
+smtpc_batch(struct smtpc *c, const char *const *lines, size_t n,
+    unsigned timeout, smtpc_batch_cb bcb, void *arg)
+{
+	size_t i;
+
+	free_batch(c);
+	c->replies = xcalloc(n ? n : 1, sizeof(*c->replies));
+	for (i = 0; i < n; i++)
+		reply_init(&c->replies[i]);
+	c->nbatch = n;
+	c->got = 0;
+	c->bcb = bcb;
+	c->arg = arg;
+	c->cb = NULL;
+	if (c->bev == NULL) {
+		c->op = OP_BATCH;
+		fail_soon(c, SMTPC_ECLOSED);
+		return;
+	}
+	c->op = OP_BATCH;
+	arm(c, timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	for (i = 0; i < n; i++)
+		send_line(c, lines[i]);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		event_active(c->kick, EV_TIMEOUT, 0);
+}
+
+/*
+ * fill_file - move the next piece of the file into the output, stuffed:
+ * a "." at a line start is doubled, and every line end goes out as CRLF.
+ */
+static void
+fill_file(struct smtpc *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char in[32768], st[2 * sizeof(in) + 8];
+
+	while (c->fleft > 0 && evbuffer_get_length(out) < FILE_LOWAT) {
+		size_t want = c->fleft > sizeof(in) ? sizeof(in) :
+		    (size_t)c->fleft, i, o = 0;
+		ssize_t r = pread(c->fd, in, want, c->foff);
+
+		if (r <= 0) {
+			note(c, SMTPC_NOTE, "(queue file read failed)", 24);
+			finish(c, SMTPC_ECLOSED);
+			return;
+		}
+		for (i = 0; i < (size_t)r; i++) {
+			char ch = in[i];
+
+			if (c->cr && ch != '\n') {
+				/* a bare CR goes out as CRLF */
+				st[o++] = '\n';
+				c->bol = 1;
+			}
+			if (ch == '\r') {
+				st[o++] = '\r';
+				c->cr = 1;
+				continue;
+			}
+			if (ch == '\n') {
+				if (!c->cr)
+					st[o++] = '\r';	/* bare LF */
+				st[o++] = '\n';
+				c->cr = 0;
+				c->bol = 1;
+				continue;
+			}
+			c->cr = 0;
+			if (c->bol && ch == '.')
+				st[o++] = '.';
+			c->bol = 0;
+			st[o++] = ch;
+		}
+		evbuffer_add(out, st, o);
+		c->foff += r;
+		c->fleft -= (uint64_t)r;
+	}
+	if (c->fleft == 0 && c->fd >= 0) {
+		/* the end: finish the last line, then the terminator */
+		if (c->cr)
+			evbuffer_add(out, "\n", 1);
+		else if (!c->bol)
+			evbuffer_add(out, "\r\n", 2);
+		evbuffer_add(out, ".\r\n", 3);
+		c->fd = -1;
+		bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	}
+}
+
+/* file_write_cb - the socket drained: send more of the file */
+static void
+file_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtpc *c = arg;
+
+	(void)bev;
+	if (c->op == OP_FILE)
+		fill_file(c);
+}
+
+/* smtpc_send_file - see smtpc.h */
+void
+smtpc_send_file(struct smtpc *c, int fd, off_t off, uint64_t size,
+    unsigned timeout, smtpc_cb cb, void *arg)
+{
+	char msg[64];
+
+	if (begin(c, timeout, cb, arg) == -1)
+		return;
+	c->op = OP_FILE;
+	c->fd = fd;
+	c->foff = off;
+	c->fleft = size;
+	c->bol = 1;
+	c->cr = 0;
+	snprintf(msg, sizeof(msg), "(message, %llu bytes)",
+	    (unsigned long long)size);
+	note(c, SMTPC_SENT, msg, strlen(msg));
+	bufferevent_setcb(c->bev, read_cb, file_write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, FILE_LOWAT, 0);
+	fill_file(c);
+}
+
 /* smtpc_free - close and free; NULL is a no-op */
 void
 smtpc_free(struct smtpc *c)
@@ -404,6 +579,7 @@ smtpc_free(struct smtpc *c)
 	event_free(c->timer);
 	event_free(c->kick);
 	reply_release(&c->r);
+	free_batch(c);
 	free(c);
 }
 

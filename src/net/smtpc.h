@@ -19,6 +19,8 @@
 #define SLUICE_SMTPC_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
@@ -73,6 +75,23 @@ void	smtpc_data(struct smtpc *c, const char *p, size_t n, unsigned timeout,
 	    smtpc_cb cb, void *arg);
 void	smtpc_starttls(struct smtpc *c, unsigned timeout, smtpc_cb cb,
 	    void *arg);
+
+/*
+ * A pipelined group (RFC 2920): every line is sent at once, then one reply
+ * per line is read; cb gets them all (replies[i] for lines[i]) or an error.
+ */
+typedef void (*smtpc_batch_cb)(void *arg, struct smtpc *c, enum smtpc_err err,
+    const struct reply *replies, size_t n);
+void	smtpc_batch(struct smtpc *c, const char *const *lines, size_t n,
+	    unsigned timeout, smtpc_batch_cb cb, void *arg);
+
+/*
+ * smtpc_send_file - after 354: send size bytes of fd from off, dot-stuffed,
+ * line ends made CRLF (a bare CR or LF never goes out), then CRLF.CRLF;
+ * cb gets the final reply. The file is read as the socket drains.
+ */
+void	smtpc_send_file(struct smtpc *c, int fd, off_t off, uint64_t size,
+	    unsigned timeout, smtpc_cb cb, void *arg);
 void	smtpc_free(struct smtpc *c);
 int	smtpc_is_tls(const struct smtpc *c);
 const char *smtpc_tls_summary(const struct smtpc *c);

@@ -1,36 +1,80 @@
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include <event2/event.h>
 
 #include "net/workq.h"
+#include "policy/cidr.h"
+#include "policy/domset.h"
+#include "policy/policy.h"
+#include "queue/bounce.h"
 #include "queue/maildir.h"
 #include "queue/qfile.h"
+#include "queue/remote.h"
 #include "queue/runner.h"
 #include "queue/spool.h"
+#include "smtp/cmd.h"
 #include "smtp/session.h"
+#include "smtp/tx.h"
 #include "util/hmap.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xalloc.h"
+
+/* The original headers quoted in a bounce are cut at this size. */
+#define BOUNCE_HEADERS_MAX	(32 * 1024)
+
+struct rstate {
+	time_t		 next;		/* when to try again */
+	unsigned	 attempts;
+	int		 inflight;	/* a delivery is under way */
+	int		 bounced;	/* a DSN for its failure was queued */
+	char		 why[REMOTE_WHY];	/* last result */
+	char		 relay[160];
+};
 
 struct qmsg {
 	struct runner	*r;
 	char		 qid[32];
 	struct qenv	 env;
-	int		 busy;		/* a delivery job is under way */
-	int		 remote_noted;	/* logged that remote waits */
-	unsigned	 attempts;
-	struct event	*retry;
-	/* job results, one per recipient (SMTP_OK/TEMP/PERM or -1 = not tried) */
+	struct rstate	*rs;		/* one per recipient */
+	int		 held, deleted, warned;
+	unsigned	 busy;		/* jobs under way */
+	unsigned	 hops;		/* Received: headers */
+	struct event	*timer;
+	/* local job results (SMTP_OK/TEMP/PERM, -1 = not tried) */
 	int		*res;
 	char		(*why)[160];
+};
+
+struct dest {
+	char		*key;
+	unsigned	 active;
+	struct job	*head, *tail;	/* waiting */
+};
+
+struct job {
+	struct qmsg	*m;
+	struct dest	*d;
+	size_t		*idx;		/* recipients of m */
+	size_t		 n;
+	const struct route *route;	/* NULL: MX of domain */
+	struct route	 lit;		/* user@[address]: that address */
+	char		 lithost[64];
+	char		 domain[SMTP_DOMAIN_MAX + 1];
+	int		 tls_required;
+	int		 fd;
+	const char	**rcpts;
+	struct job	*next;
 };
 
 struct runner {
@@ -41,10 +85,64 @@ struct runner {
 	char			*root;
 	char			*host;	/* hostname made safe for file names */
 	struct hmap		*msgs;	/* qid -> struct qmsg */
+	struct hmap		*dests;	/* route key -> struct dest */
+	struct domset		*routes;	/* pattern -> struct route */
+	struct domset		*tls;		/* tls_required */
+	unsigned		 active;	/* remote deliveries */
 	struct runner_stats	 st;
 };
 
 static void schedule(struct qmsg *m);
+static void pump(struct runner *r);
+
+/* qdir - the directory holding m's file */
+static int
+qdir(const struct qmsg *m)
+{
+	return spool_dirfd(m->r->sp, m->held ? "hold" : "queue");
+}
+
+/*
+ * route_parse - "[host]:port", "host:port", "[host]", "host" (without
+ * brackets the host's MX records are used, as Postfix does). 0 or -1.
+ */
+int
+route_parse(const char *text, struct route *rt, char *err, size_t errsize)
+{
+	char host[300];
+	const char *p = text, *colon = NULL;
+	uint64_t port = 25;
+
+	memset(rt, 0, sizeof(*rt));
+	if (*p == '[') {
+		const char *rb = strchr(p, ']');
+
+		if (rb == NULL || str_ncopy(host, sizeof(host), p + 1,
+		    (size_t)(rb - p - 1)) == -1)
+			goto bad;
+		if (rb[1] == ':')
+			colon = rb + 1;
+		else if (rb[1] != '\0')
+			goto bad;
+	} else {
+		colon = strrchr(p, ':');
+		if (str_ncopy(host, sizeof(host), p, colon ? (size_t)(colon - p) :
+		    strlen(p)) == -1)
+			goto bad;
+		rt->host_mx = 1;
+	}
+	if (colon && str_parse_u64(colon + 1, 1, 65535, &port) == -1)
+		goto bad;
+	if (host[0] == '\0')
+		goto bad;
+	rt->host = xstrdup(host);
+	rt->port = (unsigned)port;
+	return 0;
+bad:
+	snprintf(err, errsize, "bad next hop \"%s\" (want [HOST]:PORT or "
+	    "HOST:PORT)", text);
+	return -1;
+}
 
 /* runner_new - a runner for the spool; call runner_load() next */
 struct runner *
@@ -52,6 +150,7 @@ runner_new(struct event_base *base, struct spool *sp, struct workq *wq,
     const struct runner_conf *rc)
 {
 	struct runner *r = xcalloc(1, sizeof(*r));
+	size_t i;
 	char *p;
 
 	r->base = base;
@@ -63,9 +162,22 @@ runner_new(struct event_base *base, struct spool *sp, struct workq *wq,
 	for (p = r->host; *p; p++)
 		if (*p == '/' || *p == ':')
 			*p = '_';
-	r->rc.maildir_root = r->root;
-	r->rc.hostname = r->host;
 	r->msgs = hmap_new();
+	r->dests = hmap_new();
+	r->routes = domset_new();
+	for (i = 0; i < rc->nroutes; i++)
+		domset_add(r->routes, rc->routes[i].pattern, &rc->routes[i]);
+	r->tls = domset_new();
+	for (i = 0; rc->tls_required && rc->tls_required[i]; i++)
+		domset_add(r->tls, rc->tls_required[i], NULL);
+	if (r->rc.retry_min == 0)
+		r->rc.retry_min = 300;
+	if (r->rc.retry_max < r->rc.retry_min)
+		r->rc.retry_max = r->rc.retry_min;
+	if (r->rc.concurrency == 0)
+		r->rc.concurrency = 100;
+	if (r->rc.per_destination == 0)
+		r->rc.per_destination = 10;
 	return r;
 }
 
@@ -73,9 +185,10 @@ runner_new(struct event_base *base, struct spool *sp, struct workq *wq,
 static void
 qmsg_free(struct qmsg *m)
 {
-	if (m->retry)
-		event_free(m->retry);
+	if (m->timer)
+		event_free(m->timer);
 	qenv_release(&m->env);
+	free(m->rs);
 	free(m->res);
 	free(m->why);
 	free(m);
@@ -94,6 +207,14 @@ runner_free(struct runner *r)
 	while (hmap_iter(r->msgs, &pos, &k, &v))
 		qmsg_free(v);
 	hmap_free(r->msgs);
+	pos = 0;
+	while (hmap_iter(r->dests, &pos, &k, &v)) {
+		free(((struct dest *)v)->key);
+		free(v);
+	}
+	hmap_free(r->dests);
+	domset_free(r->routes);
+	domset_free(r->tls);
 	free(r->root);
 	free(r->host);
 	free(r);
@@ -107,15 +228,14 @@ runner_stats(const struct runner *r)
 }
 
 /*
- * read_env - parse queue/QID's envelope and check that the file is whole
- * (its length matches the size field). 0, or -1 with a reason.
+ * read_env - parse a queue file's envelope and check that the file is
+ * whole (its length matches the size field). 0, or -1 with a reason.
  */
 static int
-read_env(struct runner *r, const char *qid, struct qenv *e, char *err,
+read_env(int dirfd, const char *qid, struct qenv *e, char *err,
     size_t errsize)
 {
-	int fd = openat(spool_dirfd(r->sp, "queue"), qid,
-	    O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, qid, O_RDONLY | O_CLOEXEC);
 	struct buf b;
 	struct stat st;
 	char chunk[65536];
@@ -163,12 +283,48 @@ read_env(struct runner *r, const char *qid, struct qenv *e, char *err,
 	return rc;
 }
 
+/*
+ * read_headers - the message's header block (up to max bytes), and the
+ * number of Received: headers in it. The caller frees *hdr.
+ */
+static unsigned
+read_headers(struct qmsg *m, char **hdr, size_t *hlen, size_t max)
+{
+	int fd = openat(qdir(m), m->qid, O_RDONLY | O_CLOEXEC);
+	size_t want = m->env.size < max ? (size_t)m->env.size : max, i;
+	char *b = xmalloc(want + 1);
+	ssize_t n = fd == -1 ? -1 : pread(fd, b, want, m->env.data_off);
+	unsigned hops = 0;
+
+	if (fd != -1)
+		close(fd);
+	if (n < 0)
+		n = 0;
+	b[n] = '\0';
+	for (i = 0; i < (size_t)n; i++) {
+		if ((i == 0 || b[i - 1] == '\n') && (b[i] == '\r' ||
+		    b[i] == '\n')) {
+			n = (ssize_t)i;	/* the blank line ends the headers */
+			break;
+		}
+		if ((i == 0 || b[i - 1] == '\n') &&
+		    strncasecmp(b + i, "Received:", 9) == 0)
+			hops++;
+	}
+	b[n] = '\0';
+	if (hdr) {
+		*hdr = b;
+		*hlen = (size_t)n;
+	} else
+		free(b);
+	return hops;
+}
+
 /* quarantine - move a bad queue file to corrupt/ for the admin */
 static void
-quarantine(struct runner *r, const char *qid, const char *why)
+quarantine(struct runner *r, int dirfd, const char *qid, const char *why)
 {
-	renameat(spool_dirfd(r->sp, "queue"), qid,
-	    spool_dirfd(r->sp, "corrupt"), qid);
+	renameat(dirfd, qid, spool_dirfd(r->sp, "corrupt"), qid);
 	log_warn("event=queue-corrupt qid=%s reason=\"%s\" action=moved-to-"
 	    "corrupt", qid, why);
 }
@@ -186,41 +342,157 @@ pending(const struct qmsg *m, char cls)
 	return 0;
 }
 
-/* finish - remove a message with nothing left to do */
+/* forget - drop a message from memory (its file is already gone) */
 static void
-finish(struct qmsg *m)
+forget(struct qmsg *m)
 {
 	struct runner *r = m->r;
 
-	if (unlinkat(spool_dirfd(r->sp, "queue"), m->qid, 0) == -1)
-		log_warn("event=queue-error op=unlink qid=%s error=\"%s\"",
-		    m->qid, strerror(errno));
-	else
-		log_info("event=removed qid=%s", m->qid);
 	hmap_del(r->msgs, m->qid);
+	if (m->held)
+		r->st.held--;
 	r->st.queued--;
 	qmsg_free(m);
 }
 
-/* deliver_work - pool thread: every pending local recipient of m */
+/* finish - remove a message with nothing left to do */
 static void
-deliver_work(void *arg)
+finish(struct qmsg *m)
+{
+	if (m->busy)
+		return;	/* the last job to end comes back here */
+	if (unlinkat(qdir(m), m->qid, 0) == -1 && errno != ENOENT)
+		log_warn("event=queue-error op=unlink qid=%s error=\"%s\"",
+		    m->qid, strerror(errno));
+	else
+		log_info("event=removed qid=%s", m->qid);
+	forget(m);
+}
+
+/* sync_work - pool thread: make a status byte durable */
+struct syncjob {
+	int	dirfd;
+	char	qid[32];
+};
+
+static void
+sync_work(void *arg)
+{
+	struct syncjob *j = arg;
+	int fd = openat(j->dirfd, j->qid, O_RDONLY | O_CLOEXEC);
+
+	if (fd != -1) {
+		fdatasync(fd);
+		close(fd);
+	}
+}
+
+static void
+sync_done(void *arg)
+{
+	free(arg);
+}
+
+/* mark - write recipient i's final status into the queue file */
+static void
+mark(struct qmsg *m, size_t i, char status, int durable)
+{
+	int fd = openat(qdir(m), m->qid, O_WRONLY | O_CLOEXEC);
+
+	m->env.rcpts[i].status = status;
+	if (fd == -1)
+		return;
+	if (pwrite(fd, &status, 1, m->env.rcpts[i].status_off) != 1)
+		log_warn("event=queue-error op=mark qid=%s error=\"%s\"",
+		    m->qid, strerror(errno));
+	close(fd);
+	if (durable) {
+		/* a lost "delivered" mark means a duplicate, never a loss */
+		struct syncjob *j = xcalloc(1, sizeof(*j));
+
+		j->dirfd = qdir(m);
+		str_copy(j->qid, sizeof(j->qid), m->qid);
+		workq_submit(m->r->wq, sync_work, sync_done, j);
+	}
+}
+
+/* backoff - seconds before attempt n+1: retry_min doubling to retry_max */
+static time_t
+backoff(const struct runner *r, unsigned attempts)
+{
+	uint64_t d = r->rc.retry_min;
+
+	while (attempts-- > 1 && d < r->rc.retry_max)
+		d *= 2;
+	return (time_t)(d > r->rc.retry_max ? r->rc.retry_max : d);
+}
+
+static void bounces(struct qmsg *m);
+
+/*
+ * result - record one recipient's delivery result: done, failed, or
+ * deferred until the next retry (failed once the message is too old).
+ */
+static void
+result(struct qmsg *m, size_t i, int status, const char *why,
+    const char *relay)
+{
+	struct runner *r = m->r;
+	struct qrcpt *q = &m->env.rcpts[i];
+	struct rstate *s = &m->rs[i];
+	time_t now = time(NULL);
+	const char *word;
+	char qw[LOG_QUOTE_MAX];
+
+	s->attempts++;
+	str_copy(s->why, sizeof(s->why), why ? why : "");
+	str_copy(s->relay, sizeof(s->relay), relay ? relay : "");
+	if (status == SMTP_TEMP && r->rc.lifetime &&
+	    now - m->env.time >= (time_t)r->rc.lifetime) {
+		char w[REMOTE_WHY];
+
+		snprintf(w, sizeof(w), "delivery time expired after %u "
+		    "attempts; last error: %s", s->attempts, s->why);
+		str_copy(s->why, sizeof(s->why), w);
+		status = SMTP_PERM;
+	}
+	if (status == SMTP_OK) {
+		mark(m, i, QR_DONE, q->cls == 'R');
+		r->st.delivered++;
+		word = "sent";
+	} else if (status == SMTP_PERM) {
+		mark(m, i, QR_FAILED, 1);
+		r->st.failed++;
+		word = "bounced";
+	} else {
+		s->next = now + backoff(r, s->attempts);
+		r->st.deferred++;
+		word = "deferred";
+	}
+	log_info("event=delivery qid=%s to=%s relay=%s status=%s attempt=%u "
+	    "reason=%s", m->qid, q->addr, q->cls == 'L' ? "local" :
+	    (relay && *relay ? relay : "none"), word, s->attempts,
+	    log_quotes(qw, sizeof(qw), s->why));
+}
+
+/* ---- local delivery ---- */
+
+/* local_work - pool thread: every due local recipient of m */
+static void
+local_work(void *arg)
 {
 	struct qmsg *m = arg;
 	struct runner *r = m->r;
-	int fd;
+	int fd = openat(qdir(m), m->qid, O_RDWR | O_CLOEXEC);
 	size_t i;
 
-	fd = openat(spool_dirfd(r->sp, "queue"), m->qid, O_RDWR | O_CLOEXEC);
 	for (i = 0; i < m->env.nrcpt; i++) {
 		struct qrcpt *q = &m->env.rcpts[i];
 		struct maildir_msg mm;
 		char name[256], to[SMTP_PATH_MAX + 1];
-		size_t n;
 
-		m->res[i] = -1;
-		if (q->status != QR_PENDING || q->cls != 'L')
-			continue;
+		if (m->res[i] != -2)
+			continue;	/* not in this job */
 		if (fd == -1) {
 			m->res[i] = SMTP_TEMP;
 			snprintf(m->why[i], sizeof(m->why[i]), "open queue file: "
@@ -230,176 +502,858 @@ deliver_work(void *arg)
 		/* the name depends only on the message and recipient */
 		snprintf(name, sizeof(name), "%lld.Q%sR%zu.%s",
 		    (long long)m->env.time, m->qid, i, r->host);
-		n = strlen(q->addr);
-		str_ncopy(to, sizeof(to), q->addr + 1, n - 2);
+		str_ncopy(to, sizeof(to), q->addr + 1, strlen(q->addr) - 2);
 		mm.fd = fd;
 		mm.off = m->env.data_off;
 		mm.size = m->env.size;
 		mm.return_path = m->env.from;
 		mm.delivered_to = to;
 		mm.name = name;
+		m->why[i][0] = '\0';
 		m->res[i] = maildir_deliver(r->root, q->mailbox, &mm,
 		    m->why[i], sizeof(m->why[i]));
-		if (m->res[i] != SMTP_TEMP) {
-			char st = m->res[i] == SMTP_OK ? QR_DONE : QR_FAILED;
-
-			/* No fsync: a lost mark means a retry, which the
-			 * Maildir name makes harmless. */
-			if (pwrite(fd, &st, 1, q->status_off) != 1)
-				m->res[i] = SMTP_TEMP;
-		}
 	}
 	if (fd != -1)
 		close(fd);
 }
 
-/* retry_cb - a retry timer fired */
+/* local_done - loop thread: record the local results */
 static void
-retry_cb(evutil_socket_t fd, short what, void *arg)
+local_done(void *arg)
+{
+	struct qmsg *m = arg;
+	size_t i;
+
+	m->busy--;
+	m->r->st.active--;
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (m->res[i] < 0)
+			continue;
+		m->rs[i].inflight = 0;
+		if (!m->deleted)
+			result(m, i, m->res[i], m->why[i], "local");
+		m->res[i] = -1;
+	}
+	schedule(m);
+}
+
+/* ---- remote delivery ---- */
+
+/* route_for - the next hop for a domain: a static route, the relayhost,
+ * or NULL for its MX */
+static const struct route *
+route_for(const struct runner *r, const char *domain)
+{
+	void *v;
+
+	if (domset_match_domain(r->routes, domain, &v))
+		return v;
+	return r->rc.relayhost.host ? &r->rc.relayhost : NULL;
+}
+
+/* job_free - free a finished job */
+static void
+job_free(struct job *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->idx);
+	free(j->rcpts);
+	free(j);
+}
+
+static void job_done(void *arg, const struct remote_result *res);
+
+/* open_failed - the queue file could not be opened: try again later */
+static void
+open_failed(evutil_socket_t fd, short what, void *arg)
+{
+	struct job *j = arg;
+	struct remote_result res;
+	int *st = xcalloc(j->n, sizeof(int));
+	char (*why)[REMOTE_WHY] = xcalloc(j->n, REMOTE_WHY);
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < j->n; i++) {
+		st[i] = SMTP_TEMP;
+		snprintf(why[i], REMOTE_WHY, "cannot open queue file");
+	}
+	memset(&res, 0, sizeof(res));
+	res.status = st;
+	res.why = why;
+	job_done(j, &res);
+	free(st);
+	free(why);
+}
+
+/* start - begin a remote attempt for a job */
+static void
+start(struct runner *r, struct job *j)
+{
+	struct qmsg *m = j->m;
+	struct remote_req rq;
+	size_t i;
+
+	j->d->active++;
+	r->active++;
+	r->st.active++;
+	j->fd = openat(qdir(m), m->qid, O_RDONLY | O_CLOEXEC);
+	memset(&rq, 0, sizeof(rq));
+	rq.base = r->base;
+	rq.dns = r->rc.dns;
+	rq.ssl_ctx = r->rc.ssl_ctx;
+	rq.helo = r->rc.hostname;
+	rq.domain = j->domain;
+	if (j->route) {
+		rq.host = j->route->host;
+		rq.port = j->route->port;
+		rq.host_mx = j->route->host_mx;
+	}
+	if (j->route == &r->rc.relayhost && r->rc.auth_user) {
+		rq.auth_user = r->rc.auth_user;
+		rq.auth_pass = r->rc.auth_pass;
+	}
+	rq.tls_required = j->tls_required;
+	rq.fd = j->fd;
+	rq.off = m->env.data_off;
+	rq.size = m->env.size;
+	rq.body8 = strcmp(m->env.body, "8BITMIME") == 0;
+	rq.sender = m->env.from;
+	j->rcpts = xcalloc(j->n, sizeof(*j->rcpts));
+	for (i = 0; i < j->n; i++)
+		j->rcpts[i] = m->env.rcpts[j->idx[i]].addr;
+	rq.rcpts = j->rcpts;
+	rq.nrcpt = j->n;
+	rq.t_connect = r->rc.t_connect;
+	rq.t_cmd = r->rc.t_cmd;
+	rq.self = r->rc.self;
+	rq.nself = r->rc.nself;
+	if (j->fd == -1) {
+		/* report from the loop: pump() may be iterating over dests */
+		struct timeval z = { 0, 0 };
+
+		event_base_once(r->base, -1, EV_TIMEOUT, open_failed, j, &z);
+		return;
+	}
+	remote_deliver(&rq, job_done, j);
+}
+
+/* pump - start waiting jobs while the limits allow */
+static void
+pump(struct runner *r)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	while (r->active < r->rc.concurrency && hmap_iter(r->dests, &pos, &k,
+	    &v)) {
+		struct dest *d = v;
+
+		while (d->head && d->active < r->rc.per_destination &&
+		    r->active < r->rc.concurrency) {
+			struct job *j = d->head;
+
+			d->head = j->next;
+			if (d->head == NULL)
+				d->tail = NULL;
+			start(r, j);
+		}
+	}
+}
+
+/* job_done - the attempt ended: record each recipient's result */
+static void
+job_done(void *arg, const struct remote_result *res)
+{
+	struct job *j = arg;
+	struct qmsg *m = j->m;
+	struct runner *r = m->r;
+	size_t i;
+
+	j->d->active--;
+	r->active--;
+	r->st.active--;
+	m->busy--;
+	for (i = 0; i < j->n; i++) {
+		size_t k = j->idx[i];
+
+		m->rs[k].inflight = 0;
+		if (!m->deleted)
+			result(m, k, res->status[i], res->why[i], res->relay);
+	}
+	job_free(j);
+	schedule(m);
+	pump(r);
+}
+
+/* enqueue - a job for the recipients idx[0..n) of m */
+static void
+enqueue(struct qmsg *m, const char *domain, const struct route *rt,
+    size_t *idx, size_t n)
+{
+	struct runner *r = m->r;
+	struct job *j = xcalloc(1, sizeof(*j));
+	char key[400];
+	struct dest *d;
+
+	j->m = m;
+	j->fd = -1;
+	j->idx = idx;
+	j->n = n;
+	j->route = rt;
+	str_copy(j->domain, sizeof(j->domain), domain);
+	if (rt == NULL && domain[0] == '[') {
+		/* an address literal names its host: no MX lookup */
+		const char *a = domain + 1;
+		size_t len;
+
+		if (strncasecmp(a, "ipv6:", 5) == 0)
+			a += 5;
+		len = strlen(a);
+		str_ncopy(j->lithost, sizeof(j->lithost), a,
+		    len > 0 ? len - 1 : 0);
+		j->lit.host = j->lithost;
+		j->lit.port = 25;
+		j->route = rt = &j->lit;
+	}
+	j->tls_required = domset_match_domain(r->tls, domain, NULL) != NULL;
+	if (rt)
+		snprintf(key, sizeof(key), "%s%s%s:%u", rt->host_mx ? "" : "[",
+		    rt->host, rt->host_mx ? "" : "]", rt->port);
+	else
+		snprintf(key, sizeof(key), "mx:%s", domain);
+	if ((d = hmap_get(r->dests, key)) == NULL) {
+		d = xcalloc(1, sizeof(*d));
+		d->key = xstrdup(key);
+		hmap_put(r->dests, key, d);
+	}
+	j->d = d;
+	if (d->tail)
+		d->tail->next = j;
+	else
+		d->head = j;
+	d->tail = j;
+	m->busy++;
+}
+
+/* rcpt_domain - "<u@d>" -> "d" (or "[literal]") */
+static void
+rcpt_domain(const char *addr, char *dst, size_t dstsize)
+{
+	const char *at = strrchr(addr, '@');
+	size_t n;
+
+	if (at == NULL) {
+		str_copy(dst, dstsize, "");
+		return;
+	}
+	n = strlen(at + 1);
+	str_ncopy(dst, dstsize, at + 1, n > 0 && at[n] == '>' ? n - 1 : n);
+	str_lower(dst);
+}
+
+/* dispatch_remote - group the due remote recipients by next hop */
+static void
+dispatch_remote(struct qmsg *m, time_t now)
+{
+	struct runner *r = m->r;
+	size_t i, k;
+
+	for (i = 0; i < m->env.nrcpt; i++) {
+		char dom[SMTP_DOMAIN_MAX + 3], other[SMTP_DOMAIN_MAX + 3];
+		const struct route *rt;
+		size_t *idx, n = 0;
+
+		if (m->env.rcpts[i].cls != 'R' ||
+		    m->env.rcpts[i].status != QR_PENDING ||
+		    m->rs[i].inflight || m->rs[i].next > now)
+			continue;
+		rcpt_domain(m->env.rcpts[i].addr, dom, sizeof(dom));
+		rt = route_for(r, dom);
+		idx = xcalloc(m->env.nrcpt, sizeof(*idx));
+		/* the same domain goes in one transaction */
+		for (k = i; k < m->env.nrcpt; k++) {
+			if (m->env.rcpts[k].cls != 'R' ||
+			    m->env.rcpts[k].status != QR_PENDING ||
+			    m->rs[k].inflight || m->rs[k].next > now)
+				continue;
+			rcpt_domain(m->env.rcpts[k].addr, other, sizeof(other));
+			if (strcmp(other, dom) != 0)
+				continue;
+			idx[n++] = k;
+			m->rs[k].inflight = 1;
+		}
+		enqueue(m, dom, rt, idx, n);
+	}
+}
+
+/* timer_cb - a message's next retry is due */
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	schedule(arg);
 }
 
-/* deliver_done - loop thread: record results, log, retry or finish */
-static void
-deliver_done(void *arg)
-{
-	struct qmsg *m = arg;
-	struct runner *r = m->r;
-	size_t i;
-	int temp = 0;
-
-	m->busy = 0;
-	r->st.active--;
-	m->attempts++;
-	for (i = 0; i < m->env.nrcpt; i++) {
-		struct qrcpt *q = &m->env.rcpts[i];
-		const char *status;
-
-		if (m->res[i] == -1)
-			continue;
-		if (m->res[i] == SMTP_OK) {
-			q->status = QR_DONE;
-			r->st.delivered++;
-			status = "sent";
-		} else if (m->res[i] == SMTP_PERM) {
-			q->status = QR_FAILED;
-			r->st.failed++;
-			status = "bounced";
-		} else {
-			temp = 1;
-			r->st.deferred++;
-			status = "deferred";
-		}
-		log_info("event=delivery qid=%s to=%s relay=local mailbox=%s "
-		    "status=%s attempt=%u%s%s%s", m->qid, q->addr, q->mailbox,
-		    status, m->attempts, m->res[i] == SMTP_OK ? "" :
-		    " reason=\"", m->res[i] == SMTP_OK ? "" : m->why[i],
-		    m->res[i] == SMTP_OK ? "" : "\"");
-	}
-	if (!pending(m, 0)) {
-		finish(m);
-		return;
-	}
-	if (temp) {
-		struct timeval tv = { (time_t)r->rc.retry, 0 };
-
-		if (m->retry == NULL)
-			m->retry = evtimer_new(r->base, retry_cb, m);
-		evtimer_add(m->retry, &tv);
-		return;
-	}
-	schedule(m);
-}
-
-/* schedule - start whatever the message needs now */
+/*
+ * schedule - start what is due now, then set the timer for the rest;
+ * bounce what failed; finish the message when nothing is pending.
+ */
 static void
 schedule(struct qmsg *m)
 {
 	struct runner *r = m->r;
+	time_t now = time(NULL), first = 0;
+	size_t i;
+	int local = 0;
 
-	if (m->busy)
-		return;
-	if (pending(m, 'L')) {
-		m->busy = 1;
-		r->st.active++;
-		workq_submit(r->wq, deliver_work, deliver_done, m);
+	if (m->deleted) {
+		if (m->busy == 0)
+			forget(m);
 		return;
 	}
-	if (pending(m, 'R') && !m->remote_noted) {
-		size_t i;
-
-		m->remote_noted = 1;
-		for (i = 0; i < m->env.nrcpt; i++)
-			if (m->env.rcpts[i].status == QR_PENDING)
-				log_info("event=delivery qid=%s to=%s "
-				    "relay=remote status=queued reason=\"remote "
-				    "delivery is not enabled in this build\"",
-				    m->qid, m->env.rcpts[i].addr);
-	}
-}
-
-/* track - start tracking a loaded message */
-static void
-track(struct runner *r, const char *qid, struct qenv *e)
-{
-	struct qmsg *m = xcalloc(1, sizeof(*m));
-
-	m->r = r;
-	str_copy(m->qid, sizeof(m->qid), qid);
-	m->env = *e;
-	m->res = xcalloc(e->nrcpt, sizeof(*m->res));
-	m->why = xcalloc(e->nrcpt, sizeof(*m->why));
-	hmap_put(r->msgs, m->qid, m);
-	r->st.queued++;
+	bounces(m);
 	if (!pending(m, 0)) {
 		finish(m);
 		return;
 	}
+	if (m->held)
+		return;
+	for (i = 0; i < m->env.nrcpt; i++) {
+		struct rstate *s = &m->rs[i];
+
+		if (m->env.rcpts[i].status != QR_PENDING || s->inflight)
+			continue;
+		if (s->next <= now && m->env.rcpts[i].cls == 'L') {
+			s->inflight = 1;
+			m->res[i] = -2;
+			local = 1;
+		}
+	}
+	if (local) {
+		m->busy++;
+		r->st.active++;
+		workq_submit(r->wq, local_work, local_done, m);
+	}
+	dispatch_remote(m, now);
+	pump(r);
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->env.rcpts[i].status == QR_PENDING &&
+		    !m->rs[i].inflight && (first == 0 || m->rs[i].next < first))
+			first = m->rs[i].next;
+	if (first) {
+		struct timeval tv = { first > now ? first - now : 0, 0 };
+
+		if (m->timer == NULL)
+			m->timer = evtimer_new(r->base, timer_cb, m);
+		evtimer_add(m->timer, &tv);
+	}
+}
+
+/* ---- bounces ---- */
+
+/*
+ * inject - queue a DSN from <> to the failed message's sender. Where it
+ * goes is decided by the same policy as mail from a trusted client.
+ */
+static void
+inject(struct qmsg *m, enum dsn_kind kind, const struct dsn_rcpt *dr,
+    size_t n)
+{
+	struct runner *r = m->r;
+	struct policy_client pc;
+	struct mail_params mp;
+	struct cmd_err ce;
+	struct verdict v;
+	struct spool_meta meta = { "internal", "127.0.0.1", r->rc.hostname,
+	    "local" };
+	struct addr null, to;
+	struct spool_msg *sm;
+	struct tx *tx;
+	struct buf b;
+	char line[SMTP_PATH_MAX + 8], boundary[64], qid[32], *hdr;
+	size_t hlen;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.family = AF_INET;
+	pc.auth_user = "MAILER-DAEMON";	/* our own mail may relay */
+	str_copy(pc.ipstr, sizeof(pc.ipstr), "127.0.0.1");
+	snprintf(line, sizeof(line), "TO:%s", m->env.from);
+	if (cmd_parse_rcpt(line, strlen(line), &to, &ce) == -1) {
+		log_warn("event=bounce-dropped qid=%s to=%s reason=\"bad sender "
+		    "address\"", m->qid, m->env.from);
+		return;
+	}
+	memset(&null, 0, sizeof(null));
+	null.flags = ADDR_NULL;
+	policy_rcpt(r->rc.policy, &pc, &null, &to, &v);
+	if (v.kind != POLICY_ACCEPT) {
+		log_warn("event=bounce-dropped qid=%s to=%s reason=\"%d %s\"",
+		    m->qid, m->env.from, v.code, v.text);
+		return;
+	}
+	memset(&mp, 0, sizeof(mp));
+	tx = tx_new(&null, &mp, time(NULL));
+	tx_add_rcpt(tx, &v);
+	sm = spool_msg_new(r->sp, tx, &meta, time(NULL), qid, sizeof(qid));
+	if (sm == NULL) {
+		tx_free(tx);
+		log_warn("event=bounce-error qid=%s reason=spool", m->qid);
+		return;
+	}
+	read_headers(m, &hdr, &hlen, BOUNCE_HEADERS_MAX);
+	snprintf(boundary, sizeof(boundary), "%s/%s.%08x", m->qid,
+	    r->rc.hostname, arc4random());
+	buf_init(&b, BOUNCE_HEADERS_MAX + 64 * 1024);
+	if (dsn_compose(&b, kind, &m->env, dr, n, r->rc.hostname, hdr, hlen,
+	    time(NULL), boundary) == -1 ||
+	    spool_msg_write(sm, b.data, b.len) == -1) {
+		spool_msg_abort(sm);
+		log_warn("event=bounce-error qid=%s reason=compose", m->qid);
+	} else {
+		spool_msg_commit(sm, NULL, NULL);
+		r->st.bounces++;
+		log_info("event=bounce qid=%s dsn=%s kind=%s to=%s rcpts=%zu",
+		    m->qid, qid, kind == DSN_FAILED ? "failed" : "delayed",
+		    m->env.from, n);
+	}
+	buf_release(&b);
+	free(hdr);
+	tx_free(tx);
+}
+
+/*
+ * bounces - one DSN for the recipients that failed since the last one,
+ * and a delay warning once; none for a null sender (no bounce loops).
+ */
+static void
+bounces(struct qmsg *m)
+{
+	struct runner *r = m->r;
+	struct dsn_rcpt *dr = xcalloc(m->env.nrcpt, sizeof(*dr));
+	char (*st)[16] = xcalloc(m->env.nrcpt, 16);
+	size_t i, n = 0;
+	int null = strcmp(m->env.from, "<>") == 0;
+	time_t now = time(NULL);
+
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (m->env.rcpts[i].status != QR_FAILED || m->rs[i].bounced)
+			continue;
+		m->rs[i].bounced = 1;
+		dsn_status_from_reply(m->rs[i].why, 1, st[n], sizeof(st[n]));
+		dr[n].addr = m->env.rcpts[i].addr;
+		dr[n].status = st[n];
+		dr[n].diag = m->rs[i].why[0] ? m->rs[i].why : "failed";
+		dr[n].remote_mta = m->rs[i].relay;
+		n++;
+	}
+	if (n > 0) {
+		if (null)
+			log_info("event=bounce-suppressed qid=%s reason=\"null "
+			    "sender\" rcpts=%zu", m->qid, n);
+		else
+			inject(m, DSN_FAILED, dr, n);
+	}
+	n = 0;
+	if (!m->warned && !null && r->rc.delay_warning &&
+	    now - m->env.time >= (time_t)r->rc.delay_warning) {
+		for (i = 0; i < m->env.nrcpt; i++) {
+			if (m->env.rcpts[i].status != QR_PENDING ||
+			    m->rs[i].attempts == 0)
+				continue;
+			dsn_status_from_reply(m->rs[i].why, 0, st[n],
+			    sizeof(st[n]));
+			dr[n].addr = m->env.rcpts[i].addr;
+			dr[n].status = st[n];
+			dr[n].diag = m->rs[i].why[0] ? m->rs[i].why :
+			    "delivery deferred";
+			dr[n].remote_mta = m->rs[i].relay;
+			n++;
+		}
+		if (n > 0) {
+			m->warned = 1;
+			inject(m, DSN_DELAYED, dr, n);
+		}
+	}
+	free(dr);
+	free(st);
+}
+
+/* ---- loading ---- */
+
+/* track - start tracking a loaded message */
+static void
+track(struct runner *r, const char *qid, struct qenv *e, int held)
+{
+	struct qmsg *m = xcalloc(1, sizeof(*m));
+	size_t i;
+
+	m->r = r;
+	m->held = held;
+	str_copy(m->qid, sizeof(m->qid), qid);
+	m->env = *e;
+	m->rs = xcalloc(e->nrcpt, sizeof(*m->rs));
+	m->res = xcalloc(e->nrcpt, sizeof(*m->res));
+	m->why = xcalloc(e->nrcpt, sizeof(*m->why));
+	for (i = 0; i < e->nrcpt; i++) {
+		m->res[i] = -1;
+		/* failures found at load were bounced before a restart */
+		m->rs[i].bounced = e->rcpts[i].status == QR_FAILED;
+	}
+	hmap_put(r->msgs, m->qid, m);
+	r->st.queued++;
+	if (held)
+		r->st.held++;
+	m->hops = read_headers(m, NULL, NULL, 256 * 1024);
+	if (r->rc.max_hops && m->hops > r->rc.max_hops) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "5.4.6 mail loop: %u Received: "
+		    "headers (more than %u)", m->hops, r->rc.max_hops);
+		for (i = 0; i < e->nrcpt; i++)
+			if (m->env.rcpts[i].status == QR_PENDING) {
+				m->rs[i].attempts = 0;
+				str_copy(m->rs[i].why, sizeof(m->rs[i].why), why);
+				mark(m, i, QR_FAILED, 1);
+				r->st.failed++;
+				log_info("event=delivery qid=%s to=%s relay=none "
+				    "status=bounced reason=\"%s\"", m->qid,
+				    m->env.rcpts[i].addr, why);
+			}
+	}
 	schedule(m);
+}
+
+/* add - load one file from a directory */
+static void
+add(struct runner *r, const char *qid, int held)
+{
+	int dirfd = spool_dirfd(r->sp, held ? "hold" : "queue");
+	struct qenv e;
+	char err[256];
+
+	if (hmap_get(r->msgs, qid) != NULL)
+		return;
+	if (read_env(dirfd, qid, &e, err, sizeof(err)) == -1) {
+		quarantine(r, dirfd, qid, err);
+		return;
+	}
+	track(r, qid, &e, held);
 }
 
 /* runner_add - the spool committed qid (spool_on_queued callback) */
 void
 runner_add(void *arg, const char *qid)
 {
-	struct runner *r = arg;
-	struct qenv e;
-	char err[256];
-
-	if (hmap_get(r->msgs, qid) != NULL)
-		return;
-	if (read_env(r, qid, &e, err, sizeof(err)) == -1) {
-		quarantine(r, qid, err);
-		return;
-	}
-	track(r, qid, &e);
+	add(arg, qid, 0);
 }
 
-/* runner_load - take over every message in queue/ (startup) */
-int
-runner_load(struct runner *r)
+/* load_dir - every file of one spool directory */
+static unsigned
+load_dir(struct runner *r, const char *sub, int held)
 {
-	int fd = dup(spool_dirfd(r->sp, "queue"));
+	int fd = dup(spool_dirfd(r->sp, sub));
 	struct dirent *de;
 	DIR *d;
 	unsigned n = 0;
+	char **names = NULL;
+	size_t i, cnt = 0, cap = 0;
 
 	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
-		return -1;
+		return 0;
 	}
+	/* read the names first: loading may unlink finished files */
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		runner_add(r, de->d_name);
-		n++;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = xreallocarray(names, cap, sizeof(*names));
+		}
+		names[cnt++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	if (n > 0)
-		log_info("event=queue-loaded messages=%u", n);
+	for (i = 0; i < cnt; i++) {
+		add(r, names[i], held);
+		free(names[i]);
+		n++;
+	}
+	free(names);
+	return n;
+}
+
+/* runner_load - take over every message in queue/ and hold/ (startup) */
+int
+runner_load(struct runner *r)
+{
+	unsigned q = load_dir(r, "queue", 0), h = load_dir(r, "hold", 1);
+
+	if (q + h > 0)
+		log_info("event=queue-loaded messages=%u held=%u", q + h, h);
 	return 0;
+}
+
+/* ---- the admin's verbs ---- */
+
+/* pat_match - an address against "user@domain", "user@", "domain", ".domain" */
+static int
+pat_match(const char *pat, const char *addr)
+{
+	struct domset *d;
+	char local[SMTP_PATH_MAX + 1], dom[SMTP_PATH_MAX + 1];
+	const char *at;
+	int hit;
+	size_t n = strlen(addr);
+
+	if (n >= 2 && addr[0] == '<')
+		str_ncopy(local, sizeof(local), addr + 1, n - 2);
+	else
+		str_copy(local, sizeof(local), addr);
+	at = strrchr(local, '@');
+	if (at) {
+		str_copy(dom, sizeof(dom), at + 1);
+		local[at - local] = '\0';
+	} else
+		dom[0] = '\0';
+	if (strcasecmp(pat, "<>") == 0)
+		return n == 2 && strcmp(addr, "<>") == 0;
+	d = domset_new();
+	if (domset_add(d, pat, NULL) == -1) {
+		domset_free(d);
+		return 0;
+	}
+	hit = domset_match_addr(d, local, dom, NULL) != NULL;
+	domset_free(d);
+	return hit;
+}
+
+/* selected - does m match the selection? */
+static int
+selected(const struct qmsg *m, const struct qsel *s)
+{
+	time_t age = time(NULL) - m->env.time;
+	size_t i;
+	int hit;
+
+	if (m->deleted)
+		return 0;
+	if (s->qid[0] && strcmp(s->qid, m->qid) != 0)
+		return 0;
+	if (s->held >= 0 && m->held != s->held)
+		return 0;
+	if (s->older && age < s->older)
+		return 0;
+	if (s->newer && age > s->newer)
+		return 0;
+	if (s->sender[0] && !pat_match(s->sender, m->env.from))
+		return 0;
+	if (s->rcpt[0]) {
+		for (hit = 0, i = 0; i < m->env.nrcpt && !hit; i++)
+			hit = m->env.rcpts[i].status == QR_PENDING &&
+			    pat_match(s->rcpt, m->env.rcpts[i].addr);
+		if (!hit)
+			return 0;
+	}
+	if (s->bits >= 0) {
+		struct cidr_set *cs = cidr_set_new();
+		struct cidr c;
+		int fam;
+		unsigned char ip[16];
+
+		memset(&c, 0, sizeof(c));
+		c.family = s->family;
+		memcpy(c.addr, s->net, 16);
+		c.bits = (unsigned)s->bits;
+		cidr_set_add(cs, &c, NULL);
+		hit = cidr_parse_ip(m->env.client, &fam, ip) == 0 &&
+		    cidr_set_match(cs, fam, ip, NULL) != NULL;
+		cidr_set_free(cs);
+		if (!hit)
+			return 0;
+	}
+	return 1;
+}
+
+/* each - call fn on every selected message; returns how many */
+static size_t
+each(struct runner *r, const struct qsel *s, void (*fn)(struct qmsg *,
+    void *), void *arg)
+{
+	struct qmsg **list;
+	size_t pos = 0, n = 0, i;
+	const char *k;
+	void *v;
+
+	list = xcalloc(hmap_count(r->msgs) + 1, sizeof(*list));
+	while (hmap_iter(r->msgs, &pos, &k, &v))
+		if (selected(v, s))
+			list[n++] = v;
+	for (i = 0; i < n; i++)
+		fn(list[i], arg);
+	free(list);
+	return n;
+}
+
+struct listing {
+	struct buf	*b;
+	size_t		 n;
+};
+
+/* json_msg - one message as JSON */
+static void
+json_msg(struct qmsg *m, void *arg)
+{
+	struct listing *ls = arg;
+	struct buf *b = ls->b;
+	size_t i;
+
+	if (ls->n++ > 0)
+		(void)buf_putc(b, ',');
+	(void)buf_putc(b, '{');
+	json_kv_str(b, 0, "id", m->qid);
+	json_kv_int(b, 1, "time", (long long)m->env.time);
+	json_kv_int(b, 1, "age", (long long)(time(NULL) - m->env.time));
+	json_kv_str(b, 1, "from", m->env.from);
+	json_kv_str(b, 1, "client", m->env.client);
+	json_kv_str(b, 1, "helo", m->env.helo);
+	json_kv_int(b, 1, "size", (long long)m->env.size);
+	json_kv_str(b, 1, "state", m->held ? "held" : m->busy ? "active" :
+	    "queued");
+	(void)buf_puts(b, ",\"recipients\":[");
+	for (i = 0; i < m->env.nrcpt; i++) {
+		const struct qrcpt *q = &m->env.rcpts[i];
+
+		(void)buf_puts(b, i ? ",{" : "{");
+		json_kv_str(b, 0, "address", q->addr);
+		json_kv_str(b, 1, "class", q->cls == 'L' ? "local" : "remote");
+		json_kv_str(b, 1, "status", q->status == QR_DONE ? "delivered" :
+		    q->status == QR_FAILED ? "failed" : m->rs[i].inflight ?
+		    "delivering" : "pending");
+		json_kv_int(b, 1, "attempts", m->rs[i].attempts);
+		json_kv_int(b, 1, "next_attempt", (long long)m->rs[i].next);
+		json_kv_str(b, 1, "last_error", m->rs[i].why);
+		json_kv_str(b, 1, "relay", m->rs[i].relay);
+		(void)buf_putc(b, '}');
+	}
+	(void)buf_puts(b, "]}");
+}
+
+/* runner_list - the selected messages as a JSON array into b */
+size_t
+runner_list(struct runner *r, const struct qsel *s, struct buf *b)
+{
+	struct listing ls = { b, 0 };
+	size_t n;
+
+	(void)buf_putc(b, '[');
+	n = each(r, s, json_msg, &ls);
+	(void)buf_putc(b, ']');
+	return n;
+}
+
+/* do_hold - move to hold/ and stop scheduling */
+static void
+do_hold(struct qmsg *m, void *arg)
+{
+	struct runner *r = m->r;
+
+	(void)arg;
+	if (m->held)
+		return;
+	if (renameat(spool_dirfd(r->sp, "queue"), m->qid,
+	    spool_dirfd(r->sp, "hold"), m->qid) == -1) {
+		log_warn("event=queue-error op=hold qid=%s error=\"%s\"",
+		    m->qid, strerror(errno));
+		return;
+	}
+	m->held = 1;
+	r->st.held++;
+	if (m->timer)
+		evtimer_del(m->timer);
+	log_info("event=held qid=%s by=admin", m->qid);
+}
+
+/* do_release - back to queue/, due at once */
+static void
+do_release(struct qmsg *m, void *arg)
+{
+	struct runner *r = m->r;
+	size_t i;
+
+	(void)arg;
+	if (!m->held)
+		return;
+	if (renameat(spool_dirfd(r->sp, "hold"), m->qid,
+	    spool_dirfd(r->sp, "queue"), m->qid) == -1) {
+		log_warn("event=queue-error op=release qid=%s error=\"%s\"",
+		    m->qid, strerror(errno));
+		return;
+	}
+	m->held = 0;
+	r->st.held--;
+	for (i = 0; i < m->env.nrcpt; i++)
+		m->rs[i].next = 0;
+	log_info("event=released qid=%s by=admin", m->qid);
+	schedule(m);
+}
+
+/* do_delete - remove the message; a delivery under way ends first */
+static void
+do_delete(struct qmsg *m, void *arg)
+{
+	(void)arg;
+	if (unlinkat(qdir(m), m->qid, 0) == -1 && errno != ENOENT) {
+		log_warn("event=queue-error op=delete qid=%s error=\"%s\"",
+		    m->qid, strerror(errno));
+		return;
+	}
+	log_info("event=deleted qid=%s from=%s client=%s by=admin", m->qid,
+	    m->env.from, m->env.client);
+	m->deleted = 1;
+	if (m->timer)
+		evtimer_del(m->timer);
+	if (m->busy == 0)
+		forget(m);
+}
+
+/* do_flush - every pending recipient due now */
+static void
+do_flush(struct qmsg *m, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < m->env.nrcpt; i++)
+		m->rs[i].next = 0;
+	schedule(m);
+}
+
+size_t
+runner_hold(struct runner *r, const struct qsel *s)
+{
+	return each(r, s, do_hold, NULL);
+}
+
+size_t
+runner_release(struct runner *r, const struct qsel *s)
+{
+	return each(r, s, do_release, NULL);
+}
+
+size_t
+runner_delete(struct runner *r, const struct qsel *s)
+{
+	return each(r, s, do_delete, NULL);
+}
+
+size_t
+runner_flush(struct runner *r, const struct qsel *s)
+{
+	return each(r, s, do_flush, NULL);
 }

@@ -41,7 +41,7 @@ struct group {
 
 struct spool {
 	char		*dir;
-	int		 tmpfd, queuefd, corruptfd, rootfd;
+	int		 tmpfd, queuefd, corruptfd, holdfd, rootfd;
 	struct workq	*wq;
 	struct spool_msg *pending, **pending_tail;	/* waiting for a group */
 	size_t		 npending;
@@ -121,12 +121,13 @@ spool_open(const char *dir, struct workq *wq, char *err, size_t errsize)
 	sp->dir = xstrdup(dir);
 	sp->wq = wq;
 	sp->pending_tail = &sp->pending;
-	sp->tmpfd = sp->queuefd = sp->corruptfd = sp->rootfd = -1;
+	sp->tmpfd = sp->queuefd = sp->corruptfd = sp->holdfd = sp->rootfd = -1;
 	if (mkdir_p(dir) == -1 ||
 	    (sp->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (sp->tmpfd = open_sub(sp->rootfd, "tmp")) == -1 ||
 	    (sp->queuefd = open_sub(sp->rootfd, "queue")) == -1 ||
-	    (sp->corruptfd = open_sub(sp->rootfd, "corrupt")) == -1) {
+	    (sp->corruptfd = open_sub(sp->rootfd, "corrupt")) == -1 ||
+	    (sp->holdfd = open_sub(sp->rootfd, "hold")) == -1) {
 		snprintf(err, errsize, "spool %s: %s", dir, strerror(errno));
 		spool_free(sp);
 		return NULL;
@@ -147,13 +148,15 @@ spool_free(struct spool *sp)
 		close(sp->queuefd);
 	if (sp->corruptfd >= 0)
 		close(sp->corruptfd);
+	if (sp->holdfd >= 0)
+		close(sp->holdfd);
 	if (sp->rootfd >= 0)
 		close(sp->rootfd);
 	free(sp->dir);
 	free(sp);
 }
 
-/* spool_dirfd - the fd of "tmp", "queue", "corrupt" or "" (the root) */
+/* spool_dirfd - the fd of "tmp", "queue", "hold", "corrupt", "" (root) */
 int
 spool_dirfd(const struct spool *sp, const char *sub)
 {
@@ -163,6 +166,8 @@ spool_dirfd(const struct spool *sp, const char *sub)
 		return sp->queuefd;
 	if (strcmp(sub, "corrupt") == 0)
 		return sp->corruptfd;
+	if (strcmp(sub, "hold") == 0)
+		return sp->holdfd;
 	return sp->rootfd;
 }
 
@@ -418,7 +423,8 @@ spool_msg_commit(struct spool_msg *m, void (*cb)(void *, int, const char *),
 		m->failed = 1;
 	}
 	if (m->failed) {
-		cb(arg, SMTP_TEMP, m->err);
+		if (cb)
+			cb(arg, SMTP_TEMP, m->err);
 		msg_free(m, 1);
 		return;
 	}

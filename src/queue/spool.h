@@ -4,6 +4,7 @@
  * Layout under the spool directory:
  *   tmp/     messages being received (removed at startup: never answered)
  *   queue/   committed messages, each answered 250; the queue runner's
+ *   hold/    messages put on hold (sluice queue hold, abuse rules)
  *   corrupt/ files that failed to parse at startup, kept for the admin
  *
  * A message is written in tmp/ as it arrives, on the event loop (page

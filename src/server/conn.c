@@ -68,8 +68,8 @@ static int
 h_open(void *ctx, const struct tx *tx, char *qid, size_t qidsize)
 {
 	struct conn *c = ctx;
-	const char *helo = c->client.helo ? c->client.helo : "";
-	struct spool_meta m = { c->id, c->client.ipstr, helo, "ESMTP" };
+	struct spool_meta m = { c->id, c->client.ipstr,
+	    smtp_session_helo(c->s), smtp_session_proto(c->s) };
 
 	c->msg = spool_msg_new(c->srv->spool, tx, &m, time(NULL), qid,
 	    qidsize);

@@ -15,6 +15,9 @@
 #include <event2/event.h>
 
 #include "conf/conf.h"
+#include "net/control.h"
+#include "net/dns.h"
+#include "net/tls.h"
 #include "net/workq.h"
 #include "policy/cidr.h"
 #include "policy/policy.h"
@@ -199,6 +202,70 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("event=log-reopened");
 }
 
+/*
+ * runner_conf - the queue runner's settings from the configuration (the
+ * strings stay owned by the configuration, which lives as long).
+ */
+static void
+runner_conf(struct server *srv, struct runner_conf *rc)
+{
+	const struct conf *cf = srv->conf;
+	char err[256];
+	size_t i, n = 0;
+	struct sockaddr_storage *self;
+
+	memset(rc, 0, sizeof(*rc));
+	rc->maildir_root = cf->maildir_root;
+	rc->hostname = cf->hostname;
+	rc->retry_min = (unsigned)cf->retry_min;
+	rc->retry_max = (unsigned)cf->retry_max;
+	rc->lifetime = (unsigned)cf->lifetime;
+	rc->delay_warning = (unsigned)cf->delay_warning;
+	rc->concurrency = (unsigned)cf->out_concurrency;
+	rc->per_destination = (unsigned)cf->per_destination;
+	rc->max_hops = (unsigned)cf->max_hops;
+	rc->t_connect = (unsigned)cf->out_connect_timeout;
+	rc->t_cmd = (unsigned)cf->out_timeout;
+	if (cf->relayhost[0] && route_parse(cf->relayhost, &rc->relayhost, err,
+	    sizeof(err)) == -1)
+		fatal("event=startup-error problem=\"%s\"", err);
+	if (cf->relayhost_auth[0]) {
+		char *auth = xstrdup(cf->relayhost_auth), *colon;
+
+		colon = strchr(auth, ':');
+		*colon = '\0';
+		rc->auth_user = auth;
+		rc->auth_pass = colon + 1;
+	}
+	for (i = 0; cf->routes && cf->routes[i]; i++)
+		n++;
+	rc->routes = xcalloc(n ? n : 1, sizeof(*rc->routes));
+	for (i = 0; i < n; i++) {
+		char dom[300], hop[300];
+
+		if (sscanf(cf->routes[i], "%299s %299s", dom, hop) != 2 ||
+		    route_parse(hop, &rc->routes[i], err, sizeof(err)) == -1)
+			fatal("event=startup-error problem=\"bad route %s\"",
+			    cf->routes[i]);
+		rc->routes[i].pattern = xstrdup(dom);
+	}
+	rc->nroutes = n;
+	rc->tls_required = cf->tls_required;
+	rc->policy = srv->policy;
+	rc->dns = srv->dns;
+	{
+		char e2[256];
+
+		if ((rc->ssl_ctx = tls_client_ctx(e2, sizeof(e2))) == NULL)
+			fatal("event=startup-error problem=\"%s\"", e2);
+	}
+	self = xcalloc(srv->nlisteners ? srv->nlisteners : 1, sizeof(*self));
+	for (i = 0; i < srv->nlisteners; i++)
+		memcpy(&self[i], &srv->listeners[i].ss, sizeof(self[i]));
+	rc->self = self;
+	rc->nself = srv->nlisteners;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -320,14 +387,27 @@ main(int argc, char **argv)
 		fatal("event=startup-error problem=\"%s\"", err);
 	drop_privileges(srv.conf);
 
-	rc.maildir_root = srv.conf->maildir_root;
-	rc.hostname = srv.conf->hostname;
-	rc.retry = (unsigned)srv.conf->queue_retry;
+	if ((srv.dns = dns_new(srv.base, srv.conf->resolver, 5000, err,
+	    sizeof(err))) == NULL)
+		fatal("event=startup-error problem=\"%s\"", err);
+	runner_conf(&srv, &rc);
 	srv.runner = runner_new(srv.base, srv.spool, srv.deliver_wq, &rc);
 	spool_on_queued(srv.spool, runner_add, srv.runner);
 	runner_load(srv.runner);
 	if (listener_start(&srv) == -1)
 		fatal("event=startup-error problem=\"cannot start listeners\"");
+	{
+		char sock[4096];
+
+		if (srv.conf->control_socket[0])
+			str_copy(sock, sizeof(sock), srv.conf->control_socket);
+		else
+			snprintf(sock, sizeof(sock), "%s/control.sock",
+			    srv.conf->spool_dir);
+		if ((srv.control = control_new(srv.base, sock, ctl_handle, &srv,
+		    err, sizeof(err))) == NULL)
+			fatal("event=startup-error problem=\"%s\"", err);
+	}
 
 	sigs[0] = evsignal_new(srv.base, SIGTERM, stop_cb, &srv);
 	sigs[1] = evsignal_new(srv.base, SIGINT, stop_cb, &srv);
@@ -350,6 +430,7 @@ main(int argc, char **argv)
 	event_base_dispatch(srv.base);
 
 	log_info("event=stopped sessions=%u", srv.nsessions);
+	control_free(srv.control);
 	workq_free(srv.commit_wq);	/* finishes what is in flight */
 	workq_free(srv.deliver_wq);
 	for (i = 0; i < 3; i++)

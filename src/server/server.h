@@ -51,7 +51,11 @@ struct server {
 	int			 stopping;
 	struct event		*stopcheck;
 	uint64_t		 refused;
+	struct control		*control;
+	struct dns		*dns;
 };
+struct control;
+struct dns;
 
 /* listener.c */
 int	listener_parse(const char *text, struct listener **out, size_t *n,
@@ -59,6 +63,11 @@ int	listener_parse(const char *text, struct listener **out, size_t *n,
 int	listener_bind(struct listener *l, char *err, size_t errsize);
 int	listener_start(struct server *srv);
 void	listener_stop(struct server *srv);
+
+/* ctl.c */
+struct buf;
+int	ctl_handle(void *arg, const char *verb, char **keys, char **vals,
+	    size_t n, struct buf *out);
 
 /* conn.c */
 void	conn_accept(struct server *srv, struct listener *l, int fd,

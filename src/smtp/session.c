@@ -401,3 +401,17 @@ smtp_session_id(const struct smtp_session *s)
 {
 	return s->id;
 }
+
+/* smtp_session_helo - the client's HELO/EHLO name ("" before it) */
+const char *
+smtp_session_helo(const struct smtp_session *s)
+{
+	return s->helo;
+}
+
+/* smtp_session_proto - "ESMTP" or "SMTP", as in Received: headers */
+const char *
+smtp_session_proto(const struct smtp_session *s)
+{
+	return s->esmtp ? "ESMTP" : "SMTP";
+}

@@ -91,5 +91,7 @@ void	smtp_session_reject(struct smtp_session *s, int code,
 	    const char *enh, const char *text);
 const struct smtp_stats *smtp_session_stats(const struct smtp_session *s);
 const char *smtp_session_id(const struct smtp_session *s);
+const char *smtp_session_helo(const struct smtp_session *s);
+const char *smtp_session_proto(const struct smtp_session *s);
 
 #endif
