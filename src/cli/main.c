@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/explain.h"
+#include "cli/passwd.h"
 #include "cli/probe.h"
 #include "cli/queue.h"
 #include "conf/conf.h"
@@ -24,6 +25,7 @@ usage(void)
 	    "                       test mail servers for open relaying\n"
 	    "  queue [list|show ID|hold|release|delete|flush] [SELECTORS]\n"
 	    "                       inspect and control the running queue\n"
+	    "  passwd [USER]        hash a password for auth.passwd_file\n"
 	    "  check-config [FILE]  check a sluiced configuration file\n"
 	    "  version              print the version\n");
 	return 2;
@@ -58,6 +60,8 @@ main(int argc, char **argv)
 		return cmd_probe(argc - 1, argv + 1);
 	if (strcmp(argv[1], "queue") == 0)
 		return cmd_queue(argc - 1, argv + 1);
+	if (strcmp(argv[1], "passwd") == 0)
+		return cmd_passwd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-config") == 0)
 		return check_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {

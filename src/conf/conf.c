@@ -6,6 +6,7 @@
 
 #include "conf/conf.h"
 #include "policy/cidr.h"
+#include "policy/domset.h"
 #include "queue/runner.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -45,7 +46,12 @@ static const struct key keys[] = {
 	  "Text after the host name in the 220 greeting." },
 	{ "listen", T_STRLIST, "127.0.0.1:2525", 0, 0, F(listen), NULL,
 	  "Addresses to accept SMTP on: \"ADDR:PORT\", \"[IPV6]:PORT\" or "
-	  "\"*:PORT\" (every IPv4 and IPv6 address)." },
+	  "\"*:PORT\" (every IPv4 and IPv6 address), then optionally a role, "
+	  "smtp (inbound MX: AUTH only after STARTTLS, never required), "
+	  "submission (STARTTLS, AUTH required before MAIL) or submissions "
+	  "(implicit TLS, AUTH required), and networks=CIDR,... to trust "
+	  "those networks on this listener only (instead of "
+	  "authorized_networks): \"*:587 submission\"." },
 	{ "local_domains", T_STRLIST, "localhost", 0, 0, F(local_domains),
 	  NULL, "Domains whose mail is delivered here, into Maildirs. "
 	  "\".example.com\" also matches every subdomain." },
@@ -166,6 +172,36 @@ static const struct key keys[] = {
 	  "Refuse a message with a line over 1000 octets (RFC 5321 "
 	  "4.5.3.1.6) with 500 5.5.2 after its end, instead of storing it "
 	  "unchanged." },
+	{ "tls.cert", T_STR, "", 0, 0, F(tls_cert), NULL,
+	  "Certificate chain (PEM) for STARTTLS and implicit TLS. Empty: a "
+	  "self-signed one is made in SPOOL_DIR/tls/ (fine for tests, not for "
+	  "the Internet)." },
+	{ "tls.key", T_STR, "", 0, 0, F(tls_key), NULL,
+	  "Private key (PEM) of tls.cert." },
+	{ "auth.passwd_file", T_STR, "", 0, 0, F(auth_passwd), NULL,
+	  "Credentials for SMTP AUTH: lines \"user:hash\" with crypt(3) "
+	  "hashes as in /etc/shadow (make one with `sluice passwd`). "
+	  "Reloaded on SIGHUP." },
+	{ "auth.dovecot_socket", T_STR, "", 0, 0, F(auth_dovecot), NULL,
+	  "Check credentials with Dovecot's auth service instead (its "
+	  "auth-client socket, e.g. /run/dovecot/auth-client)." },
+	{ "auth.sender_check", T_BOOL, "true", 0, 0, F(sender_check), NULL,
+	  "An authenticated user may use only their own envelope senders "
+	  "(else 553 5.7.1): those in auth.sender_logins, or by default the "
+	  "login itself when it is an address, or LOGIN@ a local domain." },
+	{ "auth.sender_logins", T_STRLIST, "", 0, 0, F(sender_logins), NULL,
+	  "\"USER: PATTERN, PATTERN...\": the senders USER may use "
+	  "(user@domain, user@, domain, .domain)." },
+	{ "auth.max_failures", T_UINT, "10", 1, 10000, F(auth_max_failures),
+	  NULL, "AUTH failures from one address within auth.window before it "
+	  "is blocked (454 4.7.0, disconnect) for auth.block_time." },
+	{ "auth.slow_after", T_UINT, "3", 1, 10000, F(auth_slow_after), NULL,
+	  "From this many failures on, each failure is answered more slowly "
+	  "(up to 10 seconds)." },
+	{ "auth.window", T_DUR, "15m", 1, 86400, F(auth_window), NULL,
+	  "The window in which AUTH failures are counted." },
+	{ "auth.block_time", T_DUR, "1h", 1, 604800, F(auth_block_time), NULL,
+	  "How long an address stays blocked after too many failures." },
 	{ "deny.clients", T_LIST, "", 0, 0, F(deny_clients), NULL,
 	  "Client addresses or networks refused at connect (554 5.7.1)." },
 	{ "deny.helo", T_LIST, "", 0, 0, F(deny_helo), NULL,
@@ -532,6 +568,7 @@ load_key(struct loader *l, const struct key *k, config_setting_t *s)
 		return;
 	case T_STRLIST: {
 		char **list;
+		int bad;
 
 		if (t == CONFIG_TYPE_STRING) {
 			free_field(l->c, k);
@@ -546,17 +583,23 @@ load_key(struct loader *l, const struct key *k, config_setting_t *s)
 		}
 		n = config_setting_length(s);
 		list = xcalloc((size_t)n + 1, sizeof(*list));
-		for (i = 0; i < n; i++) {
+		for (i = 0, bad = 0; i < n; i++) {
 			config_setting_t *el = config_setting_get_elem(s,
 			    (unsigned)i);
 
 			if (config_setting_type(el) != CONFIG_TYPE_STRING) {
 				lerr(l, el, "%s: element %d must be a string",
 				    k->name, i + 1);
-				strlist_free(list);
-				return;
+				bad = 1;
+				continue;
 			}
 			list[i] = xstrdup(config_setting_get_string(el));
+		}
+		if (bad) {
+			for (i = 0; i < n; i++)
+				free(list[i]);
+			free(list);
+			return;
 		}
 		free_field(l->c, k);
 		*(char ***)field(l->c, k) = list;
@@ -609,6 +652,47 @@ walk(struct loader *l, config_setting_t *g, const char *prefix)
 	}
 }
 
+/* check_nets - every element a network (each error reported) */
+static void
+check_nets(struct loader *l, const char *key, char **list)
+{
+	struct cidr x;
+
+	for (; list && *list; list++)
+		if (cidr_parse(*list, &x) == -1)
+			lerr(l, NULL, "%s: bad network \"%s\" (want ADDR or "
+			    "ADDR/BITS with the host bits zero)", key, *list);
+}
+
+/* check_domains - every element a domain pattern */
+static void
+check_domains(struct loader *l, const char *key, char **list)
+{
+	struct domset *d = domset_new();
+
+	for (; list && *list; list++)
+		if (strchr(*list, '@') || domset_add(d, *list, NULL) == -1)
+			lerr(l, NULL, "%s: bad domain \"%s\"", key, *list);
+	domset_free(d);
+}
+
+/* check_list - every access-list pattern well-formed */
+static void
+check_list(struct loader *l, const char *key, const struct conf_list *cl,
+    int cidr)
+{
+	struct domset *d = domset_new();
+	struct cidr x;
+	size_t i;
+
+	for (i = 0; i < cl->n; i++)
+		if (cidr ? cidr_parse(cl->e[i].pattern, &x) == -1 :
+		    domset_add(d, cl->e[i].pattern, NULL) == -1)
+			lerr(l, NULL, "%s: bad pattern \"%s\"", key,
+			    cl->e[i].pattern);
+	domset_free(d);
+}
+
 /* check - cross-key checks the table cannot express */
 static void
 check(struct loader *l)
@@ -618,19 +702,12 @@ check(struct loader *l)
 	struct policy *p;
 	char err[512];
 	size_t i;
+	int before;
 
 	if (c->listen == NULL || c->listen[0] == NULL)
 		lerr(l, NULL, "listen: at least one address is needed");
 	if (strlen(c->recipient_delimiter) > 1)
 		lerr(l, NULL, "recipient_delimiter: one character or empty");
-	for (i = 0; c->authorized_networks && c->authorized_networks[i]; i++) {
-		struct cidr x;
-
-		if (cidr_parse(c->authorized_networks[i], &x) == -1)
-			lerr(l, NULL, "authorized_networks: bad network \"%s\" "
-			    "(want ADDR or ADDR/BITS with the host bits zero)",
-			    c->authorized_networks[i]);
-	}
 	for (i = 0; c->routes && c->routes[i]; i++) {
 		char dom[300], hop[300];
 		struct route rt;
@@ -652,6 +729,21 @@ check(struct loader *l)
 	}
 	if (c->relayhost_auth[0] && strchr(c->relayhost_auth, ':') == NULL)
 		lerr(l, NULL, "outbound.relayhost_auth: want \"user:password\"");
+	before = l->nerr;
+	check_nets(l, "authorized_networks", c->authorized_networks);
+	check_nets(l, "local_addresses", c->local_addresses);
+	check_domains(l, "local_domains", c->local_domains);
+	check_domains(l, "relay_domains", c->relay_domains);
+	check_list(l, "deny.clients", &c->deny_clients, 1);
+	check_list(l, "allow.clients", &c->allow_clients, 1);
+	check_list(l, "deny.helo", &c->deny_helo, 0);
+	check_list(l, "allow.helo", &c->allow_helo, 0);
+	check_list(l, "deny.senders", &c->deny_senders, 0);
+	check_list(l, "allow.senders", &c->allow_senders, 0);
+	check_list(l, "deny.recipients", &c->deny_recipients, 0);
+	check_list(l, "allow.recipients", &c->allow_recipients, 0);
+	if (l->nerr > before)
+		return;	/* policy_new would only repeat the first of them */
 	conf_policy(c, &pc);
 	if ((p = policy_new(&pc, err, sizeof(err))) == NULL)
 		lerr(l, NULL, "%s", err);
@@ -683,8 +775,7 @@ conf_load(const char *path, FILE *errs)
 	}
 	walk(&l, config_root_setting(&cfg), "");
 	config_destroy(&cfg);
-	if (l.nerr == 0)
-		check(&l);
+	check(&l);	/* a key with an error kept its default */
 	if (l.nerr > 0) {
 		conf_free(l.c);
 		return NULL;
@@ -721,13 +812,14 @@ print_value(FILE *out, const struct conf *c, const struct key *k)
 		fputs(*(const int *)cfield(c, k) ? "true" : "false", out);
 		break;
 	case T_UINT:
-		fprintf(out, "%llu",
-		    (unsigned long long)*(const uint64_t *)cfield(c, k));
+	case T_SIZE: {
+		uint64_t v = *(const uint64_t *)cfield(c, k);
+
+		/* libconfig reads a bare integer as 32 bits: mark 64 */
+		fprintf(out, "%llu%s", (unsigned long long)v,
+		    v > INT32_MAX ? "L" : "");
 		break;
-	case T_SIZE:
-		fprintf(out, "%llu",
-		    (unsigned long long)*(const uint64_t *)cfield(c, k));
-		break;
+	}
 	case T_DUR:
 		str_fmt_duration(tmp, sizeof(tmp),
 		    *(const uint64_t *)cfield(c, k));
@@ -869,6 +961,8 @@ conf_policy(const struct conf *c, struct policy_conf *pc)
 	pc->allow_quoted_at = c->allow_quoted_at;
 	pc->recipient_delimiter = c->recipient_delimiter[0];
 	pc->postmaster = c->postmaster;
+	pc->sender_check = c->sender_check;
+	pc->sender_logins = c->sender_logins;
 #define L(x)	pc->x = c->x.e; pc->n_##x = c->x.n
 	L(deny_clients);
 	L(allow_clients);

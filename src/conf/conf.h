@@ -61,6 +61,12 @@ struct conf {
 	char		**routes;
 	char		**tls_required;
 	char		*resolver;
+	char		*tls_cert, *tls_key;
+	char		*auth_passwd, *auth_dovecot;
+	char		**sender_logins;
+	int		 sender_check;
+	uint64_t	 auth_max_failures, auth_slow_after, auth_window,
+			 auth_block_time;
 	uint64_t	 out_connect_timeout, out_timeout;
 	struct conf_list deny_clients, deny_helo, deny_senders, deny_recipients;
 	struct conf_list allow_clients, allow_helo, allow_senders,

@@ -61,6 +61,15 @@ cidr_parse(const char *s, struct cidr *c)
 	else if (str_parse_u64(slash + 1, 0, maxbits, &bits) == -1)
 		return -1;
 	c->bits = (unsigned)bits;
+	if (c->family == AF_INET6 && c->bits >= 96 &&
+	    memcmp(c->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		/* ::ffff:a.b.c.d/n is matched as IPv4, so store it so */
+		memmove(c->addr, c->addr + 12, 4);
+		memset(c->addr + 4, 0, 12);
+		c->family = AF_INET;
+		c->bits -= 96;
+		maxbits = 32;
+	}
 	for (i = c->bits; i < maxbits; i++)
 		if (c->addr[i / 8] & (0x80 >> (i % 8)))
 			return -1;

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "policy/cidr.h"
 #include "policy/domset.h"
 #include "policy/policy.h"
+#include "smtp/reply.h"
 #include "util/hmap.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -29,6 +31,8 @@ struct policy {
 	int		 allow_percent_hack, allow_bang_path, allow_quoted_at;
 	char		 delim;
 	char		 postmaster[SMTP_LOCAL_MAX + 1];
+	int		 sender_check;
+	struct hmap	*logins;	/* user -> struct domset of patterns */
 	struct plist	 deny_clients, allow_clients, deny_helo, allow_helo,
 			 deny_senders, allow_senders, deny_rcpts, allow_rcpts;
 };
@@ -61,6 +65,7 @@ parse_reply(const char *s, int *code, char *enh, size_t enhsize,
     const char **text)
 {
 	size_t i;
+	int n;
 
 	if (strlen(s) < 3 || s[0] < '4' || s[0] > '5' ||
 	    s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' ||
@@ -71,13 +76,9 @@ parse_reply(const char *s, int *code, char *enh, size_t enhsize,
 	while (*s == ' ')
 		s++;
 	/* an enhanced code starts with the reply's class digit */
-	for (i = 0; s[i] && s[i] != ' '; i++)
-		if (!(s[i] == '.' || (s[i] >= '0' && s[i] <= '9')))
-			break;
-	if (i >= 5 && (s[i] == ' ' || s[i] == '\0') && s[0] == '0' +
-	    *code / 100 && s[1] == '.') {
-		str_ncopy(enh, enhsize, s, i);
-		s += i;
+	if ((n = reply_parse_enh(s, strlen(s), enh, enhsize)) > 0 &&
+	    s[0] == '0' + *code / 100) {
+		s += n;
 		while (*s == ' ')
 			s++;
 	} else
@@ -202,6 +203,35 @@ policy_new(const struct policy_conf *pc, char *err, size_t errsize)
 	    (p->local_addresses = cidrs(pc->local_addresses,
 	    "local_addresses", err, errsize)) == NULL)
 		goto fail;
+	p->sender_check = pc->sender_check;
+	p->logins = hmap_new();
+	for (u = pc->sender_logins; u && *u; u++) {
+		char user[256], *colon, *save = NULL, *tok, *copy;
+		struct domset *d;
+
+		colon = strchr(*u, ':');
+		if (colon == NULL || colon == *u || str_ncopy(user, sizeof(user),
+		    *u, (size_t)(colon - *u)) == -1) {
+			snprintf(err, errsize, "auth.sender_logins: want "
+			    "\"USER: PATTERN, ...\", not \"%s\"", *u);
+			goto fail;
+		}
+		str_lower(user);
+		if ((d = hmap_get(p->logins, user)) == NULL) {
+			d = domset_new();
+			hmap_put(p->logins, user, d);
+		}
+		copy = xstrdup(colon + 1);
+		for (tok = strtok_r(copy, ", ", &save); tok;
+		    tok = strtok_r(NULL, ", ", &save))
+			if (domset_add(d, tok, NULL) == -1) {
+				snprintf(err, errsize, "auth.sender_logins: bad "
+				    "pattern \"%s\"", tok);
+				free(copy);
+				goto fail;
+			}
+		free(copy);
+	}
 	if (pc->local_users && pc->local_users[0]) {
 		p->users = hmap_new();
 		for (u = pc->local_users; *u; u++) {
@@ -250,6 +280,15 @@ policy_free(struct policy *p)
 	cidr_set_free(p->authorized);
 	cidr_set_free(p->local_addresses);
 	hmap_free(p->users);
+	if (p->logins) {
+		size_t pos = 0;
+		const char *k;
+		void *v;
+
+		while (hmap_iter(p->logins, &pos, &k, &v))
+			domset_free(v);
+		hmap_free(p->logins);
+	}
 	list_free(&p->deny_clients);
 	list_free(&p->allow_clients);
 	list_free(&p->deny_helo);
@@ -325,7 +364,11 @@ policy_helo(const struct policy *p, const struct policy_client *c,
 
 	(void)c;
 	memset(v, 0, sizeof(*v));
-	str_copy(name, sizeof(name), helo);
+	if (str_copy(name, sizeof(name), helo) == -1) {
+		set(v, POLICY_REJECT, 550, "5.7.1", "helo-too-long",
+		    "HELO name too long");
+		return;
+	}
 	if (n > 0 && name[n - 1] == '.')
 		name[n - 1] = '\0';	/* a trailing root dot is the same name */
 	if (domset_match_domain(p->deny_helo.pats, name, &val) &&
@@ -349,6 +392,35 @@ domain_key(const struct addr *a, char *dst, size_t dstsize)
 		snprintf(dst, dstsize, "[%s]", a->domain);
 }
 
+/*
+ * owns - may the authenticated user send as this sender? The null sender
+ * always; then the user's auth.sender_logins patterns if any, else the
+ * login itself when it is an address, else LOGIN[+ext]@ a local domain.
+ */
+static int
+owns(const struct policy *p, const char *user, const struct addr *s)
+{
+	char key[256], dom[SMTP_DOMAIN_MAX + 3], mb[SMTP_LOCAL_MAX + 1];
+	const struct domset *d;
+	const char *at;
+
+	if (s->flags & ADDR_NULL)
+		return 1;
+	domain_key(s, dom, sizeof(dom));
+	str_copy(key, sizeof(key), user);
+	str_lower(key);
+	if ((d = hmap_get(p->logins, key)) != NULL)
+		return domset_match_addr(d, s->local, dom, NULL) != NULL;
+	if ((at = strchr(key, '@')) != NULL)
+		return strlen(s->local) == (size_t)(at - key) &&
+		    strncasecmp(s->local, key, (size_t)(at - key)) == 0 &&
+		    strcasecmp(at + 1, dom) == 0;
+	return s->dtype == ADDR_DNAME &&
+	    domset_match_domain(p->local_domains, s->domain, NULL) &&
+	    policy_mailbox_name(p, s->local, mb, sizeof(mb)) == 0 &&
+	    strcmp(mb, key) == 0;
+}
+
 /* policy_mail - may this envelope sender be used? It never grants relay. */
 void
 policy_mail(const struct policy *p, const struct policy_client *c,
@@ -357,8 +429,17 @@ policy_mail(const struct policy *p, const struct policy_client *c,
 	char dom[SMTP_DOMAIN_MAX + 3];
 	void *val;
 
-	(void)c;
 	memset(v, 0, sizeof(*v));
+	if (c->auth_user != NULL && p->sender_check &&
+	    !owns(p, c->auth_user, sender)) {
+		char rule[sizeof(v->rule)];
+
+		snprintf(rule, sizeof(rule), "sender-login-mismatch:%s",
+		    c->auth_user);
+		set(v, POLICY_REJECT, 553, "5.7.1", rule, "Sender address "
+		    "rejected: not owned by user %s", c->auth_user);
+		return;
+	}
 	if (!(sender->flags & ADDR_NULL)) {
 		domain_key(sender, dom, sizeof(dom));
 		if (domset_match_addr(p->deny_senders.pats, sender->local, dom,

@@ -80,6 +80,8 @@ struct policy_conf {
 	int		  allow_quoted_at;
 	char		  recipient_delimiter;	/* 0 = none */
 	const char	 *postmaster;		/* mailbox for postmaster */
+	int		  sender_check;		/* authenticated senders owned */
+	char		**sender_logins;	/* "user: pattern, ..." */
 	/* lists: arrays of n entries */
 	struct policy_entry *deny_clients, *allow_clients, *deny_helo,
 			 *allow_helo, *deny_senders, *allow_senders,

@@ -118,7 +118,8 @@ h_abort(void *ctx)
 	buf_reset(&c->msg);
 }
 
-static const struct smtp_host host = { h_open, h_write, h_commit, h_abort };
+static const struct smtp_host host = { h_open, h_write, h_commit, h_abort,
+    NULL };
 
 /* cconn_free - close and free a connection */
 static void

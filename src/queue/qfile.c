@@ -75,6 +75,28 @@ qfile_format(struct buf *b, const struct tx *tx, const char *qid,
 	return r ? -1 : 0;
 }
 
+/*
+ * mailbox_ok - a local mailbox name is a safe file name (the rule of
+ * policy_mailbox_name: [a-z0-9._-], no leading dot, no ".."); a remote
+ * recipient's is "-". The queue file is trusted no more than that.
+ */
+static int
+mailbox_ok(const char *mb, char cls)
+{
+	size_t i;
+
+	if (cls == 'R')
+		return strcmp(mb, "-") == 0;
+	if (mb[0] == '\0' || mb[0] == '.' || strstr(mb, "..") != NULL)
+		return 0;
+	for (i = 0; mb[i]; i++)
+		if (!((mb[i] >= 'a' && mb[i] <= 'z') ||
+		    (mb[i] >= '0' && mb[i] <= '9') || mb[i] == '.' ||
+		    mb[i] == '_' || mb[i] == '-'))
+			return 0;
+	return 1;
+}
+
 /* field - copy a header value, refusing over-long ones */
 static int
 field(char *dst, size_t dstsize, const char *v, size_t n)
@@ -196,6 +218,10 @@ qfile_parse(const char *p, size_t n, struct qenv *e, char *err,
 			    field(q->addr, sizeof(q->addr), ad + 1,
 			    (size_t)(v + vlen - ad - 1)))
 				goto toolong;
+			if (!mailbox_ok(q->mailbox, q->cls)) {
+				snprintf(err, errsize, "bad rcpt mailbox");
+				goto bad;
+			}
 			if (q->addr[0] != '<' ||
 			    q->addr[strlen(q->addr) - 1] != '>') {
 				snprintf(err, errsize, "bad rcpt address");

@@ -16,11 +16,18 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 
 #include "conf/conf.h"
+#include "net/dovecot.h"
+#include "net/tls.h"
+#include "net/workq.h"
 #include "policy/policy.h"
 #include "queue/spool.h"
+#include "server/authfail.h"
+#include "server/passwd.h"
 #include "server/server.h"
 #include "smtp/session.h"
 #include "smtp/tx.h"
@@ -53,11 +60,33 @@ struct conn {
 	int			 eof;		/* client closed its side */
 	int			 closing;	/* flushing the last reply */
 	int			 dead;
-	struct timeval		 start;
+	int			 tls_pending;	/* handshake under way */
+	int			 greeted;	/* banner sent */
+	struct verdict		*reject;	/* refused at connect, after TLS */
+	struct authjob		*auth;	/* credentials being checked */
+	struct timeval		 start, closed_at;
 	struct conn		*next, *prev;
 };
 
+/* A credentials check; outlives its connection if that goes first. */
+struct authjob {
+	struct conn	*c;	/* NULL once the connection is gone */
+	char		 ip[64];
+	char		 hash[256];
+	char		 pass[256];
+	int		 result;
+	unsigned	 delay;
+	struct event	*ev;
+};
+
+/* The longest a TLS handshake may take. */
+#define TLS_HANDSHAKE_SECS	30
+
 static void process(struct conn *c);
+static void start_tls(struct conn *c);
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void flush(struct conn *c);
 static void start_close(struct conn *c);
 
@@ -121,7 +150,121 @@ h_abort(void *ctx)
 	c->msg = NULL;
 }
 
-static const struct smtp_host host = { h_open, h_write, h_commit, h_abort };
+/* auth_deliver - hand the result to the session (after any delay) */
+static void
+auth_deliver(evutil_socket_t fd, short what, void *arg)
+{
+	struct authjob *j = arg;
+	struct conn *c = j->c;
+
+	(void)fd;
+	(void)what;
+	if (c != NULL) {
+		c->auth = NULL;
+		smtp_session_auth_done(c->s, j->result, NULL);
+		process(c);
+	}
+	if (j->ev)
+		event_free(j->ev);
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
+/* auth_result - a backend answered: count failures, then deliver */
+static void
+auth_result(struct authjob *j, int ok, int temp)
+{
+	struct server *srv;
+	struct timeval tv = { 0, 0 };
+	int blocked = 0;
+	unsigned fails;
+
+	if (j->c == NULL) {
+		auth_deliver(-1, 0, j);
+		return;
+	}
+	srv = j->c->srv;
+	if (ok) {
+		j->result = AUTH_OK;
+		authfail_clear(srv->authfail, j->ip);
+	} else if (temp)
+		j->result = AUTH_TEMP;
+	else {
+		fails = authfail_record(srv->authfail, j->ip, time(NULL),
+		    &j->delay, &blocked);
+		j->result = blocked ? AUTH_BLOCKED : AUTH_FAIL;
+		if (blocked)
+			log_warn("event=auth-throttle client=%s failures=%u "
+			    "action=block duration=%llus", j->ip, fails,
+			    (unsigned long long)srv->conf->auth_block_time);
+		else if (j->delay)
+			log_info("event=auth-throttle client=%s failures=%u "
+			    "action=slow delay=%us", j->ip, fails, j->delay);
+	}
+	tv.tv_sec = (time_t)j->delay;
+	j->ev = evtimer_new(srv->base, auth_deliver, j);
+	evtimer_add(j->ev, &tv);
+}
+
+/* passwd_work - pool thread: the slow hash */
+static void
+passwd_work(void *arg)
+{
+	struct authjob *j = arg;
+
+	j->result = passwd_verify(j->hash, j->pass);
+	explicit_bzero(j->pass, sizeof(j->pass));
+}
+
+static void
+passwd_done(void *arg)
+{
+	struct authjob *j = arg;
+
+	auth_result(j, j->result, 0);
+}
+
+/* dovecot_done - Dovecot answered */
+static void
+dovecot_done(void *arg, int result, const char *why)
+{
+	struct authjob *j = arg;
+
+	if (result == DOVECOT_TEMP)
+		log_warn("event=auth-backend-error backend=dovecot reason=\"%s\"",
+		    why ? why : "");
+	auth_result(j, result == DOVECOT_OK, result == DOVECOT_TEMP);
+}
+
+/* h_auth - check credentials: blocked, Dovecot, or the passwd file */
+static void
+h_auth(void *ctx, const char *user, const char *pass)
+{
+	struct conn *c = ctx;
+	struct server *srv = c->srv;
+	struct authjob *j = xcalloc(1, sizeof(*j));
+
+	j->c = c;
+	c->auth = j;
+	str_copy(j->ip, sizeof(j->ip), c->client.ipstr);
+	if (authfail_blocked(srv->authfail, j->ip, time(NULL))) {
+		j->result = AUTH_BLOCKED;
+		j->ev = evtimer_new(srv->base, auth_deliver, j);
+		event_active(j->ev, EV_TIMEOUT, 0);
+		return;
+	}
+	if (srv->conf->auth_dovecot[0]) {
+		dovecot_auth(srv->base, srv->conf->auth_dovecot, user, pass,
+		    c->client.ipstr, 1, dovecot_done, j);
+		return;
+	}
+	str_copy(j->hash, sizeof(j->hash), passwd_hash(srv->passwd, user));
+	str_copy(j->pass, sizeof(j->pass), pass);
+	workq_submit(srv->deliver_wq, passwd_work, passwd_done, j);
+}
+
+static const struct smtp_host host = { h_open, h_write, h_commit, h_abort,
+    h_auth };
 
 /* ---- lifetime ---- */
 
@@ -168,8 +311,11 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	    "bytes=%llu", c->id, c->client.ipstr, (long)d.tv_sec,
 	    (long)d.tv_usec / 1000, st->commands, st->errors, st->messages,
 	    st->rcpt_ok, st->rcpt_rejected, (unsigned long long)st->bytes);
+	if (c->auth)
+		c->auth->c = NULL;	/* the check finishes on its own */
 	smtp_session_free(c->s);	/* aborts or detaches a message */
 	bufferevent_free(c->bev);
+	free(c->reject);
 	event_free(c->timer);
 	event_free(c->reap);
 	per_ip(srv, c->client.ipstr, -1);
@@ -194,6 +340,12 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->closing) {
+		kill_conn(c);
+		return;
+	}
+	if (c->tls_pending) {
+		log_info("session=%s event=tls-timeout client=%s", c->id,
+		    c->client.ipstr);
 		kill_conn(c);
 		return;
 	}
@@ -225,19 +377,56 @@ flush(struct conn *c)
 	}
 }
 
+/*
+ * unsent - bytes not yet handed to the kernel. After STARTTLS the
+ * connection is a TLS filter over the socket's bufferevent, and the
+ * encrypted bytes wait in the one underneath.
+ */
+static size_t
+unsent(struct conn *c)
+{
+	struct bufferevent *under = bufferevent_get_underlying(c->bev);
+
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    (under ? evbuffer_get_length(bufferevent_get_output(under)) : 0);
+}
+
+/* linger_cb - poll until the last reply left (or the linger time ends) */
+static void
+linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval now, d, tick = { 0, 20000 };
+
+	(void)fd;
+	(void)what;
+	gettimeofday(&now, NULL);
+	timersub(&now, &c->closed_at, &d);
+	if (unsent(c) == 0 || d.tv_sec >= LINGER_SECS) {
+		kill_conn(c);
+		return;
+	}
+	evtimer_add(c->timer, &tick);
+}
+
 /* start_close - stop reading; close once the last reply is sent */
 static void
 start_close(struct conn *c)
 {
-	struct timeval tv = { LINGER_SECS, 0 };
+	struct timeval tick = { 0, 0 };
 
 	if (c->closing)
 		return;
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	evtimer_add(c->timer, &tv);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	gettimeofday(&c->closed_at, NULL);
+	/* the timer now only watches the last reply go out */
+	evtimer_del(c->timer);
+	evtimer_assign(c->timer, c->srv->base, linger_cb, c);
+	if (unsent(c) == 0)
 		kill_conn(c);
+	else
+		evtimer_add(c->timer, &tick);
 }
 
 /*
@@ -278,6 +467,10 @@ process(struct conn *c)
 		start_close(c);
 		return;
 	}
+	if (smtp_session_wants_tls(c->s) && !c->tls_pending) {
+		start_tls(c);
+		return;
+	}
 	if (progress || smtp_session_paused(c->s))
 		arm(c);
 	if (c->eof && !smtp_session_paused(c->s)) {
@@ -291,6 +484,62 @@ process(struct conn *c)
 		bufferevent_disable(c->bev, EV_READ);
 	else
 		bufferevent_enable(c->bev, EV_READ);
+}
+
+/*
+ * start_tls - the 220 to STARTTLS is queued: drop whatever the client sent
+ * after the command (never executed, RFC 3207 5) and wrap the connection.
+ */
+static void
+start_tls(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct timeval tv = { TLS_HANDSHAKE_SECS, 0 };
+	struct bufferevent *tls;
+	SSL *ssl = SSL_new(c->srv->tls);
+
+	if (evbuffer_get_length(in) > 0) {
+		log_info("session=%s event=starttls-injection client=%s "
+		    "discarded=%zu", c->id, c->client.ipstr,
+		    evbuffer_get_length(in));
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+	tls = ssl ? bufferevent_openssl_filter_new(c->srv->base, c->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+	if (tls == NULL) {
+		smtp_session_tls_done(c->s, 0, NULL);
+		kill_conn(c);
+		return;
+	}
+	c->bev = tls;
+	c->tls_pending = 1;
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->timer, &tv);
+}
+
+/* tls_ready - the handshake finished */
+static void
+tls_ready(struct conn *c)
+{
+	char info[160];
+
+	c->tls_pending = 0;
+	tls_describe(bufferevent_openssl_get_ssl(c->bev), info, sizeof(info));
+	smtp_session_tls_done(c->s, 1, info);
+	if (!c->greeted) {
+		/* implicit TLS: the banner comes after the handshake */
+		c->greeted = 1;
+		if (c->reject)
+			smtp_session_reject(c->s, c->reject->code,
+			    c->reject->enh, c->reject->text);
+		else
+			smtp_session_start(c->s);
+		flush(c);
+	}
+	arm(c);
+	process(c);
 }
 
 /* read_cb - bytes arrived */
@@ -309,7 +558,8 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->closing) {
-		kill_conn(c);
+		if (unsent(c) == 0)
+			kill_conn(c);
 		return;
 	}
 	process(c);
@@ -322,6 +572,20 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->tls_pending)
+			tls_ready(c);
+		return;
+	}
+	if (c->tls_pending && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
+		unsigned long e = bufferevent_get_openssl_error(c->bev);
+
+		log_info("session=%s event=tls-failed client=%s reason=\"%s\"",
+		    c->id, c->client.ipstr, e ? ERR_reason_error_string(e) :
+		    "connection closed during handshake");
+		kill_conn(c);
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		c->eof = 1;
 		if (c->closing || !smtp_session_paused(c->s)) {
@@ -390,6 +654,7 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 		refuse(fd, line);
 		return;
 	}
+	pc.trusted = l->trusted;
 	if (!policy_client_trusted(srv->policy, &pc, rule, sizeof(rule)) &&
 	    (uintptr_t)hmap_get(srv->per_ip, pc.ipstr) >=
 	    srv->conf->sessions_per_ip) {
@@ -411,10 +676,18 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 	    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
 	gettimeofday(&c->start, NULL);
 	snprintf(c->id, sizeof(c->id), "%08x", srv->idnext++);
-	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (l->role == ROLE_SUBMISSIONS) {
+		SSL *ssl = SSL_new(srv->tls);
+
+		c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		c->tls_pending = 1;
+	} else
+		c->bev = bufferevent_socket_new(srv->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(srv->base, timer_cb, c);
 	c->reap = event_new(srv->base, -1, 0, reap_cb, c);
-	c->s = smtp_session_new(&srv->params, &host, c, c->id, &c->client);
+	c->s = smtp_session_new(&l->params, &host, c, c->id, &c->client);
 	srv->nsessions++;
 	per_ip(srv, pc.ipstr, 1);
 	c->next = srv->conns;
@@ -423,8 +696,8 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 	srv->conns = c;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	log_info("session=%s event=connect client=%s port=%u listener=%s",
-	    c->id, pc.ipstr, c->port, l->name);
+	log_info("session=%s event=connect client=%s port=%u listener=%s "
+	    "role=%s", c->id, pc.ipstr, c->port, l->name, role_name(l->role));
 	policy_connect(srv->policy, &c->client, &v);
 	if (v.kind != POLICY_ACCEPT) {
 		char qr[LOG_QUOTE_MAX];
@@ -432,11 +705,24 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 		log_info("session=%s event=connect-rejected client=%s rule=%s "
 		    "reply=%d", c->id, pc.ipstr,
 		    log_quotes(qr, sizeof(qr), v.rule), v.code);
-		smtp_session_reject(c->s, v.code, v.enh, v.text);
-	} else
+		if (c->tls_pending) {
+			c->reject = xmalloc(sizeof(v));
+			*c->reject = v;
+		} else {
+			smtp_session_reject(c->s, v.code, v.enh, v.text);
+			c->greeted = 1;
+		}
+	} else if (!c->tls_pending) {
 		smtp_session_start(c->s);
+		c->greeted = 1;
+	}
 	flush(c);
-	arm(c);
+	if (c->tls_pending) {
+		struct timeval tv = { TLS_HANDSHAKE_SECS, 0 };
+
+		evtimer_add(c->timer, &tv);
+	} else
+		arm(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 

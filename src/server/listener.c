@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "policy/cidr.h"
 #include "server/server.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -42,17 +43,62 @@ one_addr(struct listener *l, const char *host, unsigned port)
 	return -1;
 }
 
+/* role_name - "smtp", "submission", "submissions" */
+const char *
+role_name(enum role r)
+{
+	return r == ROLE_SUBMISSIONS ? "submissions" :
+	    r == ROLE_SUBMISSION ? "submission" : "smtp";
+}
+
 /*
- * listener_parse - "ADDR:PORT", "[V6]:PORT" or "*:PORT" (both families)
- * into one or two listeners appended to *out. 0, or -1 with err.
+ * listener_parse - "ADDRESS [ROLE] [networks=CIDR,CIDR...]", where
+ * ADDRESS is "ADDR:PORT", "[V6]:PORT" or "*:PORT" (both families) and ROLE
+ * smtp (default), submission or submissions; into one or two listeners
+ * appended to *out. 0, or -1 with err.
  */
 int
-listener_parse(const char *text, struct listener **out, size_t *n, char *err,
+listener_parse(const char *spec, struct listener **out, size_t *n, char *err,
     size_t errsize)
 {
-	char host[64];
-	const char *colon;
+	char host[64], text[128], word[1024];
+	const char *colon, *rest;
 	uint64_t port;
+	enum role role = ROLE_SMTP;
+	struct cidr_set *nets = NULL;
+	size_t first = *n, i;
+	int off;
+
+	if (sscanf(spec, "%127s%n", text, &off) != 1)
+		goto bad;
+	for (rest = spec + off; sscanf(rest, "%1023s%n", word, &off) == 1;
+	    rest += off) {
+		if (strcmp(word, "smtp") == 0)
+			role = ROLE_SMTP;
+		else if (strcmp(word, "submission") == 0)
+			role = ROLE_SUBMISSION;
+		else if (strcmp(word, "submissions") == 0)
+			role = ROLE_SUBMISSIONS;
+		else if (strncmp(word, "networks=", 9) == 0) {
+			char *save = NULL, *tok;
+
+			nets = nets ? nets : cidr_set_new();
+			for (tok = strtok_r(word + 9, ",", &save); tok;
+			    tok = strtok_r(NULL, ",", &save))
+				if (cidr_set_add_str(nets, tok, NULL) == -1) {
+					snprintf(err, errsize, "listen \"%s\": "
+					    "bad network %s", spec, tok);
+					cidr_set_free(nets);
+					return -1;
+				}
+		} else {
+			snprintf(err, errsize, "listen \"%s\": unknown word "
+			    "\"%s\" (want smtp, submission, submissions or "
+			    "networks=CIDR,...)", spec, word);
+			cidr_set_free(nets);
+			return -1;
+		}
+	}
 
 	if (text[0] == '[') {
 		const char *rb = strchr(text, ']');
@@ -75,16 +121,30 @@ listener_parse(const char *text, struct listener **out, size_t *n, char *err,
 		*out = xreallocarray(*out, *n + 2, sizeof(**out));
 		one_addr(&(*out)[(*n)++], "0.0.0.0", (unsigned)port);
 		one_addr(&(*out)[(*n)++], "::", (unsigned)port);
-		return 0;
+	} else {
+		*out = xreallocarray(*out, *n + 1, sizeof(**out));
+		if (one_addr(&(*out)[*n], host, (unsigned)port) == -1)
+			goto bad;
+		(*n)++;
 	}
-	*out = xreallocarray(*out, *n + 1, sizeof(**out));
-	if (one_addr(&(*out)[*n], host, (unsigned)port) == -1)
-		goto bad;
-	(*n)++;
+	for (i = first; i < *n; i++) {
+		(*out)[i].role = role;
+		/* each listener of a "*" pair gets its own copy */
+		if (nets != NULL) {
+			size_t k;
+
+			(*out)[i].trusted = cidr_set_new();
+			for (k = 0; k < cidr_set_count(nets); k++)
+				cidr_set_add((*out)[i].trusted,
+				    cidr_set_entry(nets, k), NULL);
+		}
+	}
+	cidr_set_free(nets);
 	return 0;
 bad:
+	cidr_set_free(nets);
 	snprintf(err, errsize, "listen: bad address \"%s\" (want ADDR:PORT, "
-	    "[IPV6]:PORT or *:PORT, numeric)", text);
+	    "[IPV6]:PORT or *:PORT, numeric)", spec);
 	return -1;
 }
 

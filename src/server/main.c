@@ -24,6 +24,8 @@
 #include "queue/maildir.h"
 #include "queue/runner.h"
 #include "queue/spool.h"
+#include "server/authfail.h"
+#include "server/passwd.h"
 #include "server/server.h"
 #include "util/hmap.h"
 #include "util/log.h"
@@ -188,11 +190,12 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(srv->base, &grace);
 }
 
-/* hup_cb - SIGHUP: reopen the log file (after rotation) */
+/* hup_cb - SIGHUP: reopen the log file, reload the passwd file */
 static void
 hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
+	char err[512];
 
 	(void)sig;
 	(void)what;
@@ -200,6 +203,69 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_warn("event=log-reopen-failed path=%s", srv->conf->log);
 	else
 		log_info("event=log-reopened");
+	if (srv->conf->auth_passwd[0]) {
+		struct passwd_db *db = passwd_load(srv->conf->auth_passwd, err,
+		    sizeof(err));
+
+		if (db == NULL) {
+			log_err("event=passwd-reload-failed problem=\"%s\" "
+			    "action=keeping-old-file", err);
+			return;
+		}
+		passwd_free(srv->passwd);
+		srv->passwd = db;
+		log_info("event=passwd-reloaded users=%zu", passwd_count(db));
+	}
+}
+
+/*
+ * setup_tls_auth - the TLS context (a self-signed pair when none is
+ * configured), the credentials, and each listener's view of them.
+ */
+static void
+setup_tls_auth(struct server *srv)
+{
+	struct conf *cf = srv->conf;
+	char err[512], cert[4096], key[4096], dir[4096];
+	int auth;
+	size_t i;
+
+	if (cf->tls_cert[0]) {
+		str_copy(cert, sizeof(cert), cf->tls_cert);
+		str_copy(key, sizeof(key), cf->tls_key[0] ? cf->tls_key :
+		    cf->tls_cert);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/tls", cf->spool_dir);
+		snprintf(cert, sizeof(cert), "%s/selfsigned.crt", dir);
+		snprintf(key, sizeof(key), "%s/selfsigned.key", dir);
+		if ((mkdir(cf->spool_dir, 0700) == -1 && errno != EEXIST) ||
+		    (mkdir(dir, 0700) == -1 && errno != EEXIST) ||
+		    tls_selfsigned(cert, key, cf->hostname, err,
+		    sizeof(err)) == -1)
+			fatal("event=startup-error problem=\"%s\"", err);
+	}
+	if ((srv->tls = tls_server_ctx(cert, key, err, sizeof(err))) == NULL)
+		fatal("event=startup-error problem=\"%s\"", err);
+	if (cf->auth_passwd[0] && (srv->passwd = passwd_load(cf->auth_passwd,
+	    err, sizeof(err))) == NULL)
+		fatal("event=startup-error problem=\"%s\"", err);
+	auth = cf->auth_passwd[0] || cf->auth_dovecot[0];
+	srv->authfail = authfail_new((unsigned)cf->auth_max_failures,
+	    (unsigned)cf->auth_slow_after, (unsigned)cf->auth_window,
+	    (unsigned)cf->auth_block_time);
+	for (i = 0; i < srv->nlisteners; i++) {
+		struct listener *l = &srv->listeners[i];
+
+		l->params = srv->params;
+		l->params.starttls = l->role != ROLE_SUBMISSIONS;
+		l->params.auth = auth;
+		l->params.require_auth = l->role != ROLE_SMTP;
+		if (l->role != ROLE_SMTP && !auth)
+			log_warn("event=config-warning listener=%s role=%s "
+			    "problem=\"no auth.passwd_file or "
+			    "auth.dovecot_socket: nobody can send here\"",
+			    l->name, role_name(l->role));
+	}
 }
 
 /*
@@ -369,6 +435,7 @@ main(int argc, char **argv)
 	srv.params.max_rcpts = (size_t)srv.conf->recipients;
 	srv.params.max_errors = (unsigned)srv.conf->errors;
 	srv.params.reject_long_lines = srv.conf->reject_long_lines;
+	setup_tls_auth(&srv);
 	srv.per_ip = hmap_new();
 	srv.idnext = (uint32_t)arc4random();
 

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include "smtp/session.h"
 
 struct event_base;
@@ -21,6 +23,12 @@ struct workq;
 struct hmap;
 struct conn;
 
+enum role {
+	ROLE_SMTP,		/* port 25: inbound MX, AUTH only after STARTTLS */
+	ROLE_SUBMISSION,	/* port 587: STARTTLS, then AUTH before MAIL */
+	ROLE_SUBMISSIONS	/* port 465: implicit TLS, AUTH before MAIL */
+};
+
 struct listener {
 	struct server		*srv;
 	struct evconnlistener	*ev;
@@ -29,7 +37,11 @@ struct listener {
 	socklen_t		 sslen;
 	int			 fd;
 	int			 loopback;
+	enum role		 role;
+	struct cidr_set		*trusted;	/* networks=..., or NULL */
+	struct smtp_params	 params;	/* this listener's */
 };
+struct cidr_set;
 
 struct server {
 	struct event_base	*base;
@@ -53,13 +65,19 @@ struct server {
 	uint64_t		 refused;
 	struct control		*control;
 	struct dns		*dns;
+	SSL_CTX			*tls;		/* server context, or NULL */
+	struct passwd_db	*passwd;
+	struct authfail		*authfail;
 };
+struct passwd_db;
+struct authfail;
 struct control;
 struct dns;
 
 /* listener.c */
 int	listener_parse(const char *text, struct listener **out, size_t *n,
 	    char *err, size_t errsize);
+const char *role_name(enum role r);
 int	listener_bind(struct listener *l, char *err, size_t errsize);
 int	listener_start(struct server *srv);
 void	listener_stop(struct server *srv);

@@ -226,7 +226,7 @@ parse_mailbox(const char *s, size_t n, struct addr *a)
 		return ADDR_OK;
 	}
 	dl = domain_len(s + i, n - i, &toolong);
-	if (dl != n - i) {
+	if (dl == 0 || dl != n - i) {
 		size_t k;
 
 		for (k = i; k < n; k++)

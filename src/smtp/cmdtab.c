@@ -43,10 +43,14 @@ static void do_expn(struct smtp_session *, const struct cmd *);
 static void do_help(struct smtp_session *, const struct cmd *);
 static void do_notimpl(struct smtp_session *, const struct cmd *);
 static void do_http(struct smtp_session *, const struct cmd *);
+static void do_starttls(struct smtp_session *, const struct cmd *);
+static void do_auth(struct smtp_session *, const struct cmd *);
 
 /* RFC 5321 4.5.3.1.4: 512 with CRLF; MAIL may carry ESMTP parameters. */
 #define CMDLEN	(SMTP_CMDLINE_MAX - 2)
 #define MAILLEN	(SMTP_CMDLINE_EXT_MAX - 2)
+/* RFC 4954 4: an AUTH line may be up to 12288 octets. */
+#define AUTHLEN	(SMTP_AUTHLINE_MAX - 2)
 
 static const struct cmdent table[] = {
 	{ CMD_HELO, ANY_OPEN, F_SYNC, CMDLEN, do_helo },
@@ -60,8 +64,9 @@ static const struct cmdent table[] = {
 	{ CMD_VRFY, ANY_OPEN, 0, CMDLEN, do_vrfy },
 	{ CMD_EXPN, ANY_OPEN, 0, CMDLEN, do_expn },
 	{ CMD_HELP, ANY_OPEN, 0, CMDLEN, do_help },
-	{ CMD_STARTTLS, ANY_OPEN, 0, CMDLEN, do_notimpl },
-	{ CMD_AUTH, ANY_OPEN, 0, CMDLEN, do_notimpl },
+	{ CMD_STARTTLS, S(ST_GREET) | S(ST_READY), F_NOARG, CMDLEN,
+	  do_starttls },
+	{ CMD_AUTH, S(ST_READY), 0, AUTHLEN, do_auth },
 	{ CMD_BDAT, ANY_OPEN, 0, CMDLEN, do_notimpl },
 	{ CMD_NOTIMPL, ANY_OPEN, 0, CMDLEN, do_notimpl },
 	{ CMD_HTTP, ANY_OPEN, 0, CMDLEN, do_http },
@@ -84,6 +89,11 @@ out_of_order(const struct smtp_session *s, enum cmd_verb v)
 			return "Error: no valid recipients";
 		return s->state == ST_GREET ? "Error: send HELO/EHLO first" :
 		    "Error: need RCPT command";
+	case CMD_AUTH:
+		return s->state == ST_GREET ? "Error: send EHLO first" :
+		    "Error: AUTH not allowed during a mail transaction";
+	case CMD_STARTTLS:
+		return "Error: STARTTLS not allowed during a mail transaction";
 	default:
 		return "Error: bad sequence of commands";
 	}
@@ -99,6 +109,10 @@ cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,
 	struct cmd c;
 	size_t i;
 
+	if (s->state == ST_AUTH) {
+		auth_line(s, line, len, flags);
+		return;
+	}
 	if (flags & LINE_TOOLONG) {
 		reply_add(&s->out, 500, "5.5.2", "Error: line too long");
 		session_error(s);
@@ -207,10 +221,13 @@ do_helo(struct smtp_session *s, const struct cmd *c)
 		reply_add(&s->out, 250, NULL, "%s", s->sp->hostname);
 		return;
 	}
+	/* STARTTLS until encrypted; AUTH only once encrypted */
 	reply_add(&s->out, 250, NULL, "%s Hello %s [%s]\nPIPELINING\n"
-	    "SIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\nHELP",
+	    "SIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES%s%s\nHELP",
 	    s->sp->hostname, s->helo, s->client.ipstr,
-	    (unsigned long long)s->sp->max_msgsize);
+	    (unsigned long long)s->sp->max_msgsize,
+	    s->sp->starttls && !s->tls ? "\nSTARTTLS" : "",
+	    s->sp->auth && s->tls && !s->user[0] ? "\nAUTH PLAIN LOGIN" : "");
 }
 
 /* do_mail - MAIL FROM: opens a transaction */
@@ -223,6 +240,12 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 	struct addr a;
 	char shown[SMTP_PATH_MAX + 8], q[LOG_QUOTE_MAX], qr[LOG_QUOTE_MAX];
 
+	if (s->sp->require_auth && s->user[0] == '\0') {
+		/* a submission port: no mail without a login (RFC 4954 6) */
+		reply_add(&s->out, 530, "5.7.0", "Authentication required");
+		session_error(s);
+		return;
+	}
 	if (cmd_parse_mail(c->arg, c->arglen, &a, &mp, &err) == -1) {
 		log_info("session=%s event=mail-rejected client=%s arg=%s "
 		    "reply=%d", s->id, s->client.ipstr,
@@ -387,6 +410,52 @@ do_notimpl(struct smtp_session *s, const struct cmd *c)
 {
 	reply_add(&s->out, 502, "5.5.1", "Error: %s not implemented", c->name);
 	session_error(s);
+}
+
+/* do_starttls - STARTTLS (RFC 3207) */
+static void
+do_starttls(struct smtp_session *s, const struct cmd *c)
+{
+	(void)c;
+	if (s->tls) {
+		reply_add(&s->out, 503, "5.5.1", "Error: TLS already active");
+		session_error(s);
+		return;
+	}
+	if (!s->sp->starttls) {
+		reply_add(&s->out, 502, "5.5.1", "Error: STARTTLS not "
+		    "available");
+		session_error(s);
+		return;
+	}
+	reply_add(&s->out, 220, "2.0.0", "Ready to start TLS");
+	session_drop_tx(s);
+	session_set_state(s, ST_TLS);
+}
+
+/* do_auth - AUTH (RFC 4954): only over TLS, once, outside a transaction */
+static void
+do_auth(struct smtp_session *s, const struct cmd *c)
+{
+	if (!s->sp->auth || s->host->auth_check == NULL) {
+		reply_add(&s->out, 502, "5.5.1", "Error: authentication not "
+		    "enabled");
+		session_error(s);
+		return;
+	}
+	if (s->user[0]) {
+		reply_add(&s->out, 503, "5.5.1", "Error: already "
+		    "authenticated");
+		session_error(s);
+		return;
+	}
+	if (!s->tls) {
+		reply_add(&s->out, 538, "5.7.11", "Encryption required for "
+		    "requested authentication mechanism");
+		session_error(s);
+		return;
+	}
+	auth_start(s, c->arg, c->arglen);
 }
 
 /* do_http - an HTTP (or POP3) request: a proxy scanner, not a mailer */

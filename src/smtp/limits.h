@@ -22,6 +22,8 @@
  * add to the MAIL/RCPT line; we allow SIZE, BODY and a few more.
  */
 #define SMTP_CMDLINE_EXT_MAX	1024
+/* RFC 4954 4: an AUTH command or response line, up to 12288 octets. */
+#define SMTP_AUTHLINE_MAX	12288
 /* 4.5.3.1.5: reply line at most 512 octets including CRLF. */
 #define SMTP_REPLYLINE_MAX	512
 /* 4.5.3.1.6: text line at most 1000 octets including CRLF. */

@@ -16,11 +16,11 @@
 /* DATA is decoded through a stack buffer of this size. */
 #define DATA_CHUNK	16384
 /* The longest line the framer keeps: an AUTH line (RFC 4954 4). */
-#define LINE_MAX_ANY	12288
+#define LINE_MAX_ANY	SMTP_AUTHLINE_MAX
 
 static const char *state_names[] = {
 	"greet", "ready", "mail", "rcpt", "data", "commit", "rejected",
-	"closing"
+	"tls", "auth", "authwait", "closing"
 };
 
 /* smtp_state_name - the state's name, for logs */
@@ -148,9 +148,19 @@ received(struct smtp_session *s, struct buf *b)
 		addr_format(&t->rcpts[0].addr, a, sizeof(a));
 		snprintf(rc, sizeof(rc), "\r\n\tfor %s", a);
 	}
+	if (s->tls) {
+		/* "(using TLSv1.3 with cipher ...)", as other MTAs write it */
+		char tls[200];
+
+		snprintf(tls, sizeof(tls), "\r\n\t(%s)", s->tls_info);
+		return buf_printf(b, "Received: from %s (%s)\r\n\tby %s "
+		    "(sluiced) with %s id %s%s%s;\r\n\t%s\r\n", s->helo, lit,
+		    s->sp->hostname, smtp_session_proto(s), t->qid, tls, rc,
+		    date);
+	}
 	return buf_printf(b, "Received: from %s (%s)\r\n\tby %s (sluiced) "
 	    "with %s id %s%s;\r\n\t%s\r\n", s->helo, lit, s->sp->hostname,
-	    s->esmtp ? "ESMTP" : "SMTP", t->qid, rc, date);
+	    smtp_session_proto(s), t->qid, rc, date);
 }
 
 /*
@@ -314,8 +324,16 @@ smtp_session_feed(struct smtp_session *s, const char *p, size_t n,
 	size_t used = 0;
 
 	while (used < n && s->out.len < OUT_HIGH) {
-		if (s->state == ST_CLOSING || s->state == ST_COMMIT)
+		if (s->state == ST_CLOSING || s->state == ST_COMMIT ||
+		    s->state == ST_AUTHWAIT)
 			break;
+		if (s->state == ST_TLS) {
+			/* RFC 3207 5: what came after STARTTLS is dropped */
+			log_info("session=%s event=starttls-injection client=%s "
+			    "discarded=%zu", s->id, s->client.ipstr, n - used);
+			used = n;
+			break;
+		}
 		if (s->state == ST_DATA) {
 			used += data_chunk(s, p + used, n - used);
 			continue;
@@ -346,11 +364,54 @@ smtp_session_closing(const struct smtp_session *s)
 	return s->state == ST_CLOSING;
 }
 
-/* smtp_session_paused - is input on hold (spool commit under way)? */
+/* smtp_session_paused - is input on hold (commit, AUTH check, TLS)? */
 int
 smtp_session_paused(const struct smtp_session *s)
 {
-	return s->state == ST_COMMIT;
+	return s->state == ST_COMMIT || s->state == ST_AUTHWAIT ||
+	    s->state == ST_TLS;
+}
+
+/* smtp_session_wants_tls - 220 to STARTTLS sent: start the handshake */
+int
+smtp_session_wants_tls(const struct smtp_session *s)
+{
+	return s->state == ST_TLS;
+}
+
+/*
+ * smtp_session_tls_done - the handshake finished. On success the session
+ * forgets everything (RFC 3207 4.2) and waits for EHLO; on failure it
+ * closes. info describes protocol and cipher, for logs and Received:.
+ */
+void
+smtp_session_tls_done(struct smtp_session *s, int ok, const char *info)
+{
+	if (!ok) {
+		log_info("session=%s event=tls-failed client=%s", s->id,
+		    s->client.ipstr);
+		session_drop_tx(s);
+		session_set_state(s, ST_CLOSING);
+		return;
+	}
+	s->tls = 1;
+	str_copy(s->tls_info, sizeof(s->tls_info), info ? info : "");
+	session_drop_tx(s);
+	s->helo[0] = '\0';
+	s->client.helo = NULL;
+	s->esmtp = 0;
+	s->user[0] = '\0';
+	s->client.auth_user = NULL;
+	log_info("session=%s event=tls client=%s %s", s->id, s->client.ipstr,
+	    s->tls_info);
+	session_set_state(s, ST_GREET);
+}
+
+/* smtp_session_user - the authenticated user, or "" */
+const char *
+smtp_session_user(const struct smtp_session *s)
+{
+	return s->user;
 }
 
 /* smtp_session_state - the current state */
@@ -368,7 +429,7 @@ smtp_session_timeout(struct smtp_session *s)
 		return;
 	log_info("session=%s event=timeout client=%s state=%s", s->id,
 	    s->client.ipstr, smtp_state_name(s->state));
-	if (s->state == ST_COMMIT)
+	if (s->state == ST_COMMIT || s->state == ST_AUTHWAIT)
 		return;	/* our own delay, not the client's */
 	reply_add(&s->out, 421, "4.4.2", "%s Error: timeout exceeded",
 	    s->sp->hostname);
@@ -409,9 +470,17 @@ smtp_session_helo(const struct smtp_session *s)
 	return s->helo;
 }
 
-/* smtp_session_proto - "ESMTP" or "SMTP", as in Received: headers */
+/*
+ * smtp_session_proto - the protocol word of RFC 3848 for Received:
+ * SMTP, ESMTP, and ESMTPS (TLS), ESMTPA (AUTH), ESMTPSA (both).
+ */
 const char *
 smtp_session_proto(const struct smtp_session *s)
 {
-	return s->esmtp ? "ESMTP" : "SMTP";
+	static const char *names[] = { "ESMTP", "ESMTPS", "ESMTPA",
+	    "ESMTPSA" };
+
+	if (!s->esmtp)
+		return "SMTP";
+	return names[(s->tls ? 1 : 0) + (s->user[0] ? 2 : 0)];
 }

@@ -12,9 +12,17 @@
  * transaction, its buffers and its copy of the client.
  *
  * Flow control: feed() may consume less than it was given: while the spool
- * commits a message (paused) or while unsent output is large. The host
- * keeps the rest and feeds it again after smtp_session_committed() or
- * after the output drained.
+ * commits a message or credentials are checked (paused) or while unsent
+ * output is large. The host keeps the rest and feeds it again after
+ * smtp_session_committed(), smtp_session_auth_done() or when the output
+ * drained.
+ *
+ * STARTTLS: after its 220 the session wants TLS (smtp_session_wants_tls).
+ * Everything the client sent after the command is discarded, here and by
+ * the host (RFC 3207 5: no command injection across the handshake); the
+ * host does the handshake and calls smtp_session_tls_done(), after which
+ * the session starts over (the client must EHLO again). A session on an
+ * implicit-TLS port is told with smtp_session_tls_done() before start.
  */
 #ifndef SLUICE_SESSION_H
 #define SLUICE_SESSION_H
@@ -37,8 +45,14 @@ enum smtp_state {
 	ST_DATA,	/* reading the message */
 	ST_COMMIT,	/* message read; waiting for the spool */
 	ST_REJECTED,	/* refused at connect: only QUIT (RFC 5321 3.1) */
+	ST_TLS,		/* 220 to STARTTLS sent: the host does the handshake */
+	ST_AUTH,	/* SMTP AUTH: waiting for the client's next response */
+	ST_AUTHWAIT,	/* SMTP AUTH: the host checks the credentials */
 	ST_CLOSING	/* 221 or 421 sent: close once output is flushed */
 };
+
+/* Results of an authentication check (smtp_session_auth_done). */
+enum { AUTH_OK, AUTH_FAIL, AUTH_TEMP, AUTH_BLOCKED };
 
 /* Results of a spool commit, mirroring 2xx/4xx/5xx. */
 enum { SMTP_OK, SMTP_TEMP, SMTP_PERM };
@@ -53,6 +67,9 @@ struct smtp_host {
 	void	(*msg_commit)(void *ctx);
 	/* Forget the open message. */
 	void	(*msg_abort)(void *ctx);
+	/* Check credentials (never logged); answer with
+	 * smtp_session_auth_done(). May be NULL when no AUTH is offered. */
+	void	(*auth_check)(void *ctx, const char *user, const char *pass);
 };
 
 struct smtp_params {
@@ -64,6 +81,9 @@ struct smtp_params {
 	unsigned		 max_errors;
 	int			 reject_long_lines;
 	time_t			 (*clock)(void);	/* NULL: time() */
+	int			 starttls;	/* STARTTLS can be offered */
+	int			 auth;		/* AUTH can be offered (over TLS) */
+	int			 require_auth;	/* submission: AUTH before MAIL */
 };
 
 struct smtp_stats {
@@ -93,5 +113,11 @@ const struct smtp_stats *smtp_session_stats(const struct smtp_session *s);
 const char *smtp_session_id(const struct smtp_session *s);
 const char *smtp_session_helo(const struct smtp_session *s);
 const char *smtp_session_proto(const struct smtp_session *s);
+const char *smtp_session_user(const struct smtp_session *s);
+int	smtp_session_wants_tls(const struct smtp_session *s);
+void	smtp_session_tls_done(struct smtp_session *s, int ok,
+	    const char *info);
+void	smtp_session_auth_done(struct smtp_session *s, int result,
+	    const char *why);
 
 #endif

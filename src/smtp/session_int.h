@@ -28,6 +28,11 @@ struct smtp_session {
 	int			 write_failed;
 	int			 oversize;
 	struct smtp_stats	 st;
+	int			 tls;		/* the connection is encrypted */
+	char			 tls_info[160];
+	char			 user[256];	/* authenticated as (or "") */
+	int			 auth_mech;	/* AUTH in progress: 1 PLAIN, 2 LOGIN */
+	char			 login_user[256];	/* AUTH LOGIN, step 1 */
 };
 
 /* session.c */
@@ -36,6 +41,11 @@ void	session_set_state(struct smtp_session *s, enum smtp_state st);
 void	session_error(struct smtp_session *s);
 void	session_drop_tx(struct smtp_session *s);
 int	session_open_message(struct smtp_session *s);
+
+/* auth.c */
+void	auth_start(struct smtp_session *s, const char *arg, size_t len);
+void	auth_line(struct smtp_session *s, const char *line, size_t len,
+	    unsigned flags);
 
 /* cmdtab.c */
 void	cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,8 @@ buf_init(struct buf *b, size_t max)
 	b->data = NULL;
 	b->len = 0;
 	b->size = 0;
-	b->max = max;
+	/* keep len + n + 1 and the doubling below from overflowing */
+	b->max = max < SIZE_MAX / 2 ? max : SIZE_MAX / 2;
 }
 
 /* buf_release - free the storage; the buf may be reused after buf_init */

@@ -306,7 +306,8 @@ h_abort(void *ctx)
 	buf_reset(&r->msg);
 }
 
-static const struct smtp_host host = { h_open, h_write, h_commit, h_abort };
+static const struct smtp_host host = { h_open, h_write, h_commit, h_abort,
+    NULL };
 
 /* commit - the spool answers: print what was stored, tell the session */
 static void

@@ -1,0 +1,128 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/authfail.h"
+#include "util/hmap.h"
+#include "util/str.h"
+#include "util/xalloc.h"
+
+struct entry {
+	char		ip[64];
+	unsigned	fails;
+	time_t		first, last, blocked_until;
+};
+
+struct authfail {
+	struct hmap	*map;		/* ip -> struct entry */
+	unsigned	 max_failures, slow_after, window, block_time;
+};
+
+/* authfail_new - an empty table */
+struct authfail *
+authfail_new(unsigned max_failures, unsigned slow_after, unsigned window,
+    unsigned block_time)
+{
+	struct authfail *a = xcalloc(1, sizeof(*a));
+
+	a->map = hmap_new();
+	a->max_failures = max_failures;
+	a->slow_after = slow_after;
+	a->window = window;
+	a->block_time = block_time;
+	return a;
+}
+
+/* authfail_free - free the table */
+void
+authfail_free(struct authfail *a)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	if (a == NULL)
+		return;
+	while (hmap_iter(a->map, &pos, &k, &v))
+		free(v);
+	hmap_free(a->map);
+	free(a);
+}
+
+/* evict - drop the entry seen longest ago (the table is full) */
+static void
+evict(struct authfail *a, time_t now)
+{
+	size_t pos = 0;
+	const char *k, *oldest = NULL;
+	void *v;
+	time_t t = now + 1;
+
+	while (hmap_iter(a->map, &pos, &k, &v)) {
+		struct entry *e = v;
+
+		if (e->blocked_until <= now && e->last < t) {
+			t = e->last;
+			oldest = k;
+		}
+	}
+	if (oldest == NULL)
+		return;	/* everyone is blocked: keep them, refuse growth */
+	free(hmap_del(a->map, oldest));
+}
+
+/* authfail_blocked - is ip blocked now? */
+int
+authfail_blocked(struct authfail *a, const char *ip, time_t now)
+{
+	struct entry *e = hmap_get(a->map, ip);
+
+	return e != NULL && e->blocked_until > now;
+}
+
+/*
+ * authfail_record - one more failure from ip. Returns the failures in the
+ * window; *delay gets the seconds to wait before answering, and
+ * *blocked_now is set when this failure blocked the address.
+ */
+unsigned
+authfail_record(struct authfail *a, const char *ip, time_t now,
+    unsigned *delay, int *blocked_now)
+{
+	struct entry *e = hmap_get(a->map, ip);
+
+	*delay = 0;
+	*blocked_now = 0;
+	if (e == NULL) {
+		if (hmap_count(a->map) >= AUTHFAIL_MAX)
+			evict(a, now);
+		if (hmap_count(a->map) >= AUTHFAIL_MAX)
+			return 0;
+		e = xcalloc(1, sizeof(*e));
+		str_copy(e->ip, sizeof(e->ip), ip);
+		e->first = now;
+		hmap_put(a->map, e->ip, e);
+	}
+	if (now - e->first > (time_t)a->window) {
+		e->fails = 0;
+		e->first = now;
+	}
+	e->fails++;
+	e->last = now;
+	if (a->max_failures && e->fails >= a->max_failures) {
+		e->blocked_until = now + (time_t)a->block_time;
+		*blocked_now = 1;
+	} else if (a->slow_after && e->fails >= a->slow_after)
+		*delay = e->fails - a->slow_after + 1 > 10 ? 10 :
+		    e->fails - a->slow_after + 1;
+	return e->fails;
+}
+
+/* authfail_clear - a success forgets the failures */
+void
+authfail_clear(struct authfail *a, const char *ip)
+{
+	struct entry *e = hmap_get(a->map, ip);
+
+	if (e != NULL && e->blocked_until == 0)
+		free(hmap_del(a->map, ip));
+}

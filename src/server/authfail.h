@@ -1,0 +1,26 @@
+/*
+ * authfail - AUTH failures per client address, against password guessing.
+ *
+ * A bounded table (AUTHFAIL_MAX addresses; the stalest entry is evicted),
+ * so a flood of addresses costs fixed memory. After slow_after failures
+ * within window the answers are delayed; after max_failures the address
+ * is blocked for block_time.
+ */
+#ifndef SLUICE_AUTHFAIL_H
+#define SLUICE_AUTHFAIL_H
+
+#include <time.h>
+
+#define AUTHFAIL_MAX	4096
+
+struct authfail;
+
+struct authfail *authfail_new(unsigned max_failures, unsigned slow_after,
+	    unsigned window, unsigned block_time);
+void	authfail_free(struct authfail *a);
+int	authfail_blocked(struct authfail *a, const char *ip, time_t now);
+unsigned authfail_record(struct authfail *a, const char *ip, time_t now,
+	    unsigned *delay, int *blocked_now);
+void	authfail_clear(struct authfail *a, const char *ip);
+
+#endif
