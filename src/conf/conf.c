@@ -8,6 +8,7 @@
 #include "policy/cidr.h"
 #include "policy/domset.h"
 #include "queue/runner.h"
+#include "server/abuse.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -202,6 +203,37 @@ static const struct key keys[] = {
 	  "The window in which AUTH failures are counted." },
 	{ "auth.block_time", T_DUR, "1h", 1, 604800, F(auth_block_time), NULL,
 	  "How long an address stays blocked after too many failures." },
+	{ "abuse.rules", T_STRLIST,
+	  "unknown-recipients: unknown_recipients per ip >= 30 in 10m -> "
+	  "block 1h, "
+	  "relay-probing: relay_denied per ip >= 30 in 10m -> block 1h, "
+	  "worm-domains: domains per ip >= 100 in 1h -> hold 4h, "
+	  "worm-domains-user: domains per user >= 100 in 1h -> hold 4h, "
+	  "message-rate: messages per ip >= 1000 in 1h -> tempfail 15m, "
+	  "message-rate-user: messages per user >= 1000 in 1h -> tempfail 15m",
+	  0, 0, F(abuse_rules), NULL,
+	  "Abuse rules, for every client and user including trusted ones: "
+	  "\"NAME: COUNTER per ip|user >= LIMIT in WINDOW -> "
+	  "tempfail|hold|block DURATION\". Counters: connections, messages, "
+	  "recipients, unknown_recipients, relay_denied, auth_failures, "
+	  "kbytes, rejections, domains (distinct recipient domains). WINDOW "
+	  "from 1m to 1h. tempfail: 451 4.7.1 at MAIL/RCPT; hold: the "
+	  "source's new and queued mail goes on hold; block: 421 at "
+	  "connect. Each trigger logs one event=abuse-alert line. An "
+	  "allow.clients entry exempts from the actions, not the counting." },
+	{ "abuse.table_size", T_UINT, "8192", 16, 1000000, F(abuse_table),
+	  NULL, "Client addresses and users tracked at once (about 1.8 KB "
+	  "each); the least recently seen is forgotten first." },
+	{ "dnsbl.zones", T_STRLIST, "", 0, 0, F(dnsbl_zones), NULL,
+	  "DNS blocklists (RFC 5782) asked about each client at connect; a "
+	  "listed client is refused at RCPT (554 5.7.1, naming the zone and "
+	  "its TXT) unless trusted or authenticated. Lookup failures never "
+	  "block mail." },
+	{ "dnsbl.timeout", T_DUR, "5s", 1, 60, F(dnsbl_timeout), NULL,
+	  "The greeting waits at most this long for the blocklists." },
+	{ "metrics.listen", T_STR, "", 0, 0, F(metrics_listen), NULL,
+	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (loopback "
+	  "recommended); empty: off." },
 	{ "deny.clients", T_LIST, "", 0, 0, F(deny_clients), NULL,
 	  "Client addresses or networks refused at connect (554 5.7.1)." },
 	{ "deny.helo", T_LIST, "", 0, 0, F(deny_helo), NULL,
@@ -726,6 +758,13 @@ check(struct loader *l)
 			lerr(l, NULL, "outbound.relayhost: %s", err);
 		else
 			free(rt.host);
+	}
+	for (i = 0; c->abuse_rules && c->abuse_rules[i]; i++) {
+		struct abuse_rule ar;
+
+		if (abuse_parse_rule(c->abuse_rules[i], &ar, err,
+		    sizeof(err)) == -1)
+			lerr(l, NULL, "abuse.rules: %s", err);
 	}
 	if (c->relayhost_auth[0] && strchr(c->relayhost_auth, ':') == NULL)
 		lerr(l, NULL, "outbound.relayhost_auth: want \"user:password\"");

@@ -67,6 +67,11 @@ struct conf {
 	int		 sender_check;
 	uint64_t	 auth_max_failures, auth_slow_after, auth_window,
 			 auth_block_time;
+	char		**abuse_rules;
+	uint64_t	 abuse_table;
+	char		**dnsbl_zones;
+	uint64_t	 dnsbl_timeout;
+	char		*metrics_listen;
 	uint64_t	 out_connect_timeout, out_timeout;
 	struct conf_list deny_clients, deny_helo, deny_senders, deny_recipients;
 	struct conf_list allow_clients, allow_helo, allow_senders,

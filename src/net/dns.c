@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "net/dns.h"
+#include "util/buf.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -29,9 +30,11 @@ struct dns {
 /* one lookup; its result is handed to the caller from a deferred event */
 struct q {
 	struct dns		*d;
-	int			 mx;
+	int			 mx;	/* 1 MX, 2 TXT, else addresses */
 	dns_addr_cb		 acb;
 	dns_mx_cb		 mcb;
+	dns_txt_cb		 tcb;
+	char			*txt[DNS_MAX_ANSWERS];
 	void			*arg;
 	enum dns_status		 st;
 	struct sockaddr_storage	 addrs[DNS_MAX_ANSWERS];
@@ -175,10 +178,16 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (q->mx)
+	size_t i;
+
+	if (q->mx == 1)
 		q->mcb(q->arg, q->st, q->mxs, q->n);
+	else if (q->mx == 2)
+		q->tcb(q->arg, q->st, (const char *const *)q->txt, q->n);
 	else
 		q->acb(q->arg, q->st, q->addrs, q->n);
+	for (i = 0; q->mx == 2 && i < q->n; i++)
+		free(q->txt[i]);
 	event_free(q->ev);
 	free(q);
 }
@@ -324,4 +333,86 @@ dns_strstatus(enum dns_status st)
 	case DNS_BAD: return "malformed name or answer";
 	}
 	return "?";
+}
+
+/* txt_cb - c-ares TXT answer: one string per record (chunks joined) */
+static void
+txt_cb(void *arg, int st, int timeouts, unsigned char *abuf, int alen)
+{
+	struct q *q = arg;
+	struct ares_txt_ext *txt = NULL, *t;
+	struct buf b;
+
+	(void)timeouts;
+	if (st != ARES_SUCCESS) {
+		done(q, status(st));
+		return;
+	}
+	if ((st = ares_parse_txt_reply_ext(abuf, alen, &txt)) != ARES_SUCCESS) {
+		done(q, status(st) == DNS_NXDOMAIN ? DNS_NODATA : status(st));
+		return;
+	}
+	buf_init(&b, 4096);
+	for (t = txt; t != NULL; t = t->next) {
+		if (t->record_start && b.len > 0 && q->n < DNS_MAX_ANSWERS) {
+			q->txt[q->n++] = xstrdup(buf_cstr(&b));
+			buf_reset(&b);
+		}
+		(void)buf_append(&b, t->txt, t->length);
+	}
+	if (b.len > 0 && q->n < DNS_MAX_ANSWERS)
+		q->txt[q->n++] = xstrdup(buf_cstr(&b));
+	buf_release(&b);
+	ares_free_data(txt);
+	done(q, q->n ? DNS_OK : DNS_NODATA);
+}
+
+/* dns_lookup_txt - the TXT records of name */
+void
+dns_lookup_txt(struct dns *d, const char *name, dns_txt_cb cb, void *arg)
+{
+	struct q *q = new_q(d, arg);
+
+	q->mx = 2;
+	q->tcb = cb;
+	ares_query(d->ch, name, ns_c_in, ns_t_txt, txt_cb, q);
+	reschedule(d);
+}
+
+/* a_cb - c-ares A answer */
+static void
+a_cb(void *arg, int st, int timeouts, unsigned char *abuf, int alen)
+{
+	struct q *q = arg;
+	struct ares_addrttl ttls[DNS_MAX_ANSWERS];
+	int n = DNS_MAX_ANSWERS, i;
+
+	(void)timeouts;
+	if (st != ARES_SUCCESS) {
+		done(q, status(st));
+		return;
+	}
+	if ((st = ares_parse_a_reply(abuf, alen, NULL, ttls, &n)) !=
+	    ARES_SUCCESS) {
+		done(q, status(st) == DNS_NXDOMAIN ? DNS_NODATA : status(st));
+		return;
+	}
+	for (i = 0; i < n && q->n < DNS_MAX_ANSWERS; i++) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&q->addrs[q->n++];
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr = ttls[i].ipaddr;
+	}
+	done(q, q->n ? DNS_OK : DNS_NODATA);
+}
+
+/* dns_lookup_a - the A records of an absolute name */
+void
+dns_lookup_a(struct dns *d, const char *name, dns_addr_cb cb, void *arg)
+{
+	struct q *q = new_q(d, arg);
+
+	q->acb = cb;
+	ares_query(d->ch, name, ns_c_in, ns_t_a, a_cb, q);
+	reschedule(d);
 }

@@ -44,6 +44,14 @@ void	dns_lookup_addr(struct dns *d, const char *name, int family,
 	    dns_addr_cb cb, void *arg);
 void	dns_lookup_mx(struct dns *d, const char *domain, dns_mx_cb cb,
 	    void *arg);
+/* TXT records, joined per record: texts[i] (the caller copies) */
+typedef void (*dns_txt_cb)(void *arg, enum dns_status st,
+    const char *const *texts, size_t n);
+void	dns_lookup_txt(struct dns *d, const char *name, dns_txt_cb cb,
+	    void *arg);
+/* A records only (DNSBL answers), no search list, no /etc/hosts */
+void	dns_lookup_a(struct dns *d, const char *name, dns_addr_cb cb,
+	    void *arg);
 const char *dns_strstatus(enum dns_status st);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "policy/cidr.h"
 #include "policy/domset.h"
+#include "policy/dynlist.h"
 #include "policy/policy.h"
 #include "smtp/reply.h"
 #include "util/hmap.h"
@@ -35,6 +36,7 @@ struct policy {
 	struct hmap	*logins;	/* user -> struct domset of patterns */
 	struct plist	 deny_clients, allow_clients, deny_helo, allow_helo,
 			 deny_senders, allow_senders, deny_rcpts, allow_rcpts;
+	const struct dynlist *dyn;	/* runtime lists, not owned */
 };
 
 /* Rewrites of a recipient (allowed %-hack etc.) nest at most this deep. */
@@ -300,6 +302,39 @@ policy_free(struct policy *p)
 	free(p);
 }
 
+/* policy_set_dynlist - consult the runtime lists too (the server's) */
+void
+policy_set_dynlist(struct policy *p, const struct dynlist *d)
+{
+	p->dyn = d;
+}
+
+/*
+ * policy_client_allowed - is the client on an allow list (configuration
+ * or runtime)? Such clients are exempt from deny lists and blocking rules,
+ * never granted relay.
+ */
+int
+policy_client_allowed(const struct policy *p, const struct policy_client *c)
+{
+	return cidr_set_match(p->allow_clients.cidrs, c->family, c->ip,
+	    NULL) != NULL || dynlist_match_client(p->dyn, DL_ALLOW, c->family,
+	    c->ip, 0) != NULL;
+}
+
+/* dyn_hit - fill v from a runtime deny entry */
+static void
+dyn_hit(struct verdict *v, const struct dl_entry *e, int code,
+    const char *enh, const char *text)
+{
+	char rule[sizeof(v->rule)];
+
+	snprintf(rule, sizeof(rule), "runtime-deny-%s:%s%s%s",
+	    dynlist_type_name(e->type), e->pattern, e->reason[0] ?
+	    " reason=" : "", e->reason);
+	set(v, POLICY_REJECT, code, enh, rule, "%s", text);
+}
+
 /* policy_authorized - the authorized networks, for startup checks */
 const struct cidr_set *
 policy_authorized(const struct policy *p)
@@ -341,14 +376,23 @@ void
 policy_connect(const struct policy *p, const struct policy_client *c,
     struct verdict *v)
 {
+	const struct dl_entry *e;
 	void *val;
 
 	memset(v, 0, sizeof(*v));
-	if (cidr_set_match(p->deny_clients.cidrs, c->family, c->ip, &val) &&
-	    !cidr_set_match(p->allow_clients.cidrs, c->family, c->ip, NULL)) {
-		deny_hit(v, val, "client", 554, "5.7.1",
-		    "Access denied for your address");
-		return;
+	if (!policy_client_allowed(p, c)) {
+		if (cidr_set_match(p->deny_clients.cidrs, c->family, c->ip,
+		    &val)) {
+			deny_hit(v, val, "client", 554, "5.7.1",
+			    "Access denied for your address");
+			return;
+		}
+		if ((e = dynlist_match_client(p->dyn, DL_DENY, c->family,
+		    c->ip, 0)) != NULL) {
+			dyn_hit(v, e, 554, "5.7.1",
+			    "Access denied for your address");
+			return;
+		}
 	}
 	set(v, POLICY_ACCEPT, 220, "2.0.0", "default", "ok");
 }
@@ -376,6 +420,16 @@ policy_helo(const struct policy *p, const struct policy_client *c,
 		deny_hit(v, val, "helo", 550, "5.7.1",
 		    "HELO name rejected");
 		return;
+	}
+	{
+		const struct dl_entry *e = dynlist_match_addr(p->dyn, DL_DENY,
+		    DL_HELO, NULL, name, 0);
+
+		if (e && !dynlist_match_addr(p->dyn, DL_ALLOW, DL_HELO, NULL,
+		    name, 0)) {
+			dyn_hit(v, e, 550, "5.7.1", "HELO name rejected");
+			return;
+		}
 	}
 	set(v, POLICY_ACCEPT, 250, "2.0.0", "default", "ok");
 }
@@ -427,6 +481,7 @@ policy_mail(const struct policy *p, const struct policy_client *c,
     const struct addr *sender, struct verdict *v)
 {
 	char dom[SMTP_DOMAIN_MAX + 3];
+	const struct dl_entry *e;
 	void *val;
 
 	memset(v, 0, sizeof(*v));
@@ -447,6 +502,13 @@ policy_mail(const struct policy *p, const struct policy_client *c,
 		    sender->local, dom, NULL)) {
 			deny_hit(v, val, "sender", 550, "5.7.1",
 			    "Sender address rejected");
+			return;
+		}
+		e = dynlist_match_addr(p->dyn, DL_DENY, DL_SENDER,
+		    sender->local, dom, 0);
+		if (e && !dynlist_match_addr(p->dyn, DL_ALLOW, DL_SENDER,
+		    sender->local, dom, 0)) {
+			dyn_hit(v, e, 550, "5.7.1", "Sender address rejected");
 			return;
 		}
 	}
@@ -617,6 +679,27 @@ rcpt(const struct policy *p, const struct policy_client *c,
 	    !domset_match_addr(p->allow_rcpts.pats, r->local, dom, NULL)) {
 		deny_hit(v, val, "recipient", 550, "5.7.1",
 		    "Recipient address rejected");
+		return;
+	}
+	if (!(r->flags & ADDR_POSTMASTER)) {
+		const struct dl_entry *e = dynlist_match_addr(p->dyn, DL_DENY,
+		    DL_RECIPIENT, r->local, dom, 0);
+
+		if (e && !dynlist_match_addr(p->dyn, DL_ALLOW, DL_RECIPIENT,
+		    r->local, dom, 0)) {
+			dyn_hit(v, e, 550, "5.7.1",
+			    "Recipient address rejected");
+			return;
+		}
+	}
+	if (c->dnsbl != NULL && !(r->flags & ADDR_POSTMASTER) &&
+	    !str_ieq(r->local, "postmaster") &&
+	    !policy_client_trusted(p, c, why, sizeof(why))) {
+		/* the client is listed; postmaster still hears complaints */
+		snprintf(why, sizeof(why), "dnsbl:%s", c->dnsbl);
+		set(v, POLICY_REJECT, 554, "5.7.1", why, "Service unavailable; "
+		    "client [%s] blocked using %s%s%s", c->ipstr, c->dnsbl,
+		    c->dnsbl_txt ? ": " : "", c->dnsbl_txt ? c->dnsbl_txt : "");
 		return;
 	}
 	if (r->flags & ADDR_POSTMASTER) {

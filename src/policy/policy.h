@@ -25,6 +25,7 @@
 struct policy;
 struct cidr_set;
 struct domset;
+struct dynlist;
 
 enum verdict_kind {
 	POLICY_ACCEPT,
@@ -58,6 +59,8 @@ struct policy_client {
 	const char	*helo;		/* NULL before HELO/EHLO */
 	const char	*auth_user;	/* NULL unless authenticated */
 	const struct cidr_set *trusted;	/* listener's networks, or NULL */
+	const char	*dnsbl;		/* zone that lists the client, or NULL */
+	const char	*dnsbl_txt;	/* its TXT reason, or NULL */
 };
 
 /* A list entry: a pattern and what happens on a hit. */
@@ -110,5 +113,8 @@ int	policy_client_trusted(const struct policy *p,
 	    const struct policy_client *c, char *rule, size_t rulesize);
 int	policy_mailbox_name(const struct policy *p, const char *local,
 	    char *dst, size_t dstsize);
+void	policy_set_dynlist(struct policy *p, const struct dynlist *d);
+int	policy_client_allowed(const struct policy *p,
+	    const struct policy_client *c);
 
 #endif

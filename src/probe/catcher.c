@@ -118,8 +118,10 @@ h_abort(void *ctx)
 	buf_reset(&c->msg);
 }
 
-static const struct smtp_host host = { h_open, h_write, h_commit, h_abort,
-    NULL };
+static const struct smtp_host host = {
+	.msg_open = h_open, .msg_write = h_write, .msg_commit = h_commit,
+	.msg_abort = h_abort
+};
 
 /* cconn_free - close and free a connection */
 static void

@@ -152,8 +152,10 @@ maildir_deliver(const char *root, const char *mailbox,
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", box, m->name);
 	snprintf(new, sizeof(new), "%s/new/%s", box, m->name);
 	snprintf(cur, sizeof(cur), "%s/cur/%s:2,", box, m->name);
-	if (exists(new) || exists(cur))
+	if (exists(new) || exists(cur)) {
+		unlink(tmp);	/* a crash may have left it behind */
 		return SMTP_OK;		/* delivered before a crash */
+	}
 	if (maildir_make(box, err, errsize) == -1)
 		return temp_or_perm(errno);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -35,7 +35,7 @@ qfile_size_field(char *dst, uint64_t size)
 int
 qfile_format(struct buf *b, const struct tx *tx, const char *qid,
     time_t now, const char *session, const char *client, const char *helo,
-    const char *proto, struct qenv *e)
+    const char *proto, const char *auth, struct qenv *e)
 {
 	char from[SMTP_PATH_MAX + 8];
 	size_t i;
@@ -45,10 +45,23 @@ qfile_format(struct buf *b, const struct tx *tx, const char *qid,
 	addr_format(&tx->sender, from, sizeof(from));
 	r |= buf_puts(b, QFILE_MAGIC);
 	r |= buf_printf(b, "qid %s\ntime %lld\nsession %s\nclient %s\n"
-	    "helo %s\nproto %s\nfrom %s\nbody %s\nsize ", qid,
+	    "helo %s\nproto %s\nfrom %s\nbody %s\n", qid,
 	    (long long)now, session, client, *helo ? helo : "-", proto, from,
 	    tx->mp.body == BODY_8BITMIME ? "8BITMIME" :
 	    tx->mp.body == BODY_7BIT ? "7BIT" : "-");
+	if (auth && *auth) {
+		/* a user name is one word of printable ASCII */
+		char u[256];
+		size_t k;
+
+		str_copy(u, sizeof(u), auth);
+		for (k = 0; u[k]; k++)
+			if (u[k] <= ' ' || u[k] > '~')
+				u[k] = '?';
+		r |= buf_printf(b, "auth %s\n", u);
+		str_copy(e->auth, sizeof(e->auth), u);
+	}
+	r |= buf_puts(b, "size ");
 	e->size_off = (off_t)b->len;
 	r |= buf_printf(b, "%0*d\n", QFILE_SIZE_DIGITS, 0);
 	e->rcpts = xcalloc(tx->nrcpt ? tx->nrcpt : 1, sizeof(*e->rcpts));
@@ -171,6 +184,9 @@ qfile_parse(const char *p, size_t n, struct qenv *e, char *err,
 				goto toolong;
 		} else if (KEY("from")) {
 			if (field(e->from, sizeof(e->from), v, vlen))
+				goto toolong;
+		} else if (KEY("auth")) {
+			if (field(e->auth, sizeof(e->auth), v, vlen))
 				goto toolong;
 		} else if (KEY("body")) {
 			if (field(e->body, sizeof(e->body), v, vlen))

@@ -9,6 +9,7 @@
  *   client 192.0.2.7
  *   helo mail.example
  *   proto ESMTP
+ *   auth alice                       only when the client authenticated
  *   from <alice@example.org>
  *   body 8BITMIME
  *   size 00000000000000004096       fixed width, written last
@@ -63,6 +64,7 @@ struct qenv {
 	char		 proto[16];
 	char		 from[SMTP_PATH_MAX + 1];
 	char		 body[16];
+	char		 auth[256];	/* authenticated user, or "" */
 	uint64_t	 size;		/* message bytes after the header */
 	off_t		 size_off;	/* where the size field's digits are */
 	off_t		 data_off;	/* where the message starts */
@@ -72,7 +74,8 @@ struct qenv {
 
 int	qfile_format(struct buf *b, const struct tx *tx, const char *qid,
 	    time_t now, const char *session, const char *client,
-	    const char *helo, const char *proto, struct qenv *e);
+	    const char *helo, const char *proto, const char *auth,
+	    struct qenv *e);
 void	qfile_size_field(char *dst, uint64_t size);
 int	qfile_parse(const char *p, size_t n, struct qenv *e, char *err,
 	    size_t errsize);

@@ -44,12 +44,40 @@ struct rd {
 	char			 lasterr[REMOTE_WHY];
 	int			 lasttemp;
 	struct event		*done_ev;
+	struct rd		*prev, *next;	/* in flight */
+	int			 dns_wait;	/* a lookup will call back */
+	int			 reported;	/* cb ran; free after DNS */
 };
 
+static struct rd *inflight;
+
 static void next_host(struct rd *d);
+static void rd_free(struct rd *d);
 static void next_addr(struct rd *d);
 static void on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
     const struct reply *r);
+
+/* rd_free - free an attempt whose callback ran and no lookup is out */
+static void
+rd_free(struct rd *d)
+{
+	event_free(d->done_ev);
+	free(d->res.status);
+	free(d->res.why);
+	free(d);
+}
+
+/* dns_back - a lookup returned; 1 if d was already finished (and freed) */
+static int
+dns_back(struct rd *d)
+{
+	d->dns_wait = 0;
+	if (d->reported) {
+		rd_free(d);
+		return 1;
+	}
+	return 0;
+}
 
 /* finish - report and free (from the loop) */
 static void
@@ -60,6 +88,12 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		inflight = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
 	for (i = 0; i < d->rq.nrcpt; i++)
 		if (d->res.status[i] < 0) {
 			/* never reached a final answer: try again later */
@@ -73,10 +107,10 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		d->c = NULL;
 	}
 	d->cb(d->arg, &d->res);
-	event_free(d->done_ev);
-	free(d->res.status);
-	free(d->res.why);
-	free(d);
+	d->reported = 1;
+	if (!d->dns_wait)
+		rd_free(d);
+	/* else the lookup's callback frees it */
 }
 
 /* finish - every recipient has its result */
@@ -575,6 +609,8 @@ addrs_cb(void *arg, enum dns_status st, const struct sockaddr_storage *a,
 	struct rd *d = arg;
 	size_t i;
 
+	if (dns_back(d))
+		return;
 	if (st != DNS_OK || n == 0) {
 		snprintf(d->lasterr, sizeof(d->lasterr), "%s: %s",
 		    d->hosts[d->hi].host, dns_strstatus(st));
@@ -604,6 +640,7 @@ next_host(struct rd *d)
 		return;
 	}
 	d->no_tls = 0;
+	d->dns_wait = 1;
 	dns_lookup_addr(d->rq.dns, d->hosts[d->hi].host, AF_UNSPEC, addrs_cb,
 	    d);
 }
@@ -638,6 +675,8 @@ mx_cb(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n)
 	    d->rq.domain;
 	size_t i;
 
+	if (dns_back(d))
+		return;
 	switch (st) {
 	case DNS_OK:
 		for (i = 0; i < n && i < MAX_HOSTS; i++)
@@ -669,6 +708,23 @@ mx_cb(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n)
 	next_host(d);
 }
 
+/*
+ * remote_abort_all - shutting down: every attempt under way ends now,
+ * its undecided recipients deferred, its callback run before returning.
+ */
+void
+remote_abort_all(void)
+{
+	while (inflight != NULL) {
+		struct rd *d = inflight;
+
+		all(d, SMTP_TEMP, "delivery interrupted: mail system "
+		    "shutting down");
+		event_del(d->done_ev);
+		done_cb(-1, 0, d);	/* unlinks d from inflight */
+	}
+}
+
 /* remote_deliver - start an attempt; cb gets the results later */
 void
 remote_deliver(const struct remote_req *rq, remote_cb cb, void *arg)
@@ -685,11 +741,16 @@ remote_deliver(const struct remote_req *rq, remote_cb cb, void *arg)
 		d->res.status[i] = -1;
 	d->done_ev = event_new(rq->base, -1, 0, done_cb, d);
 	d->lasttemp = 1;
+	d->next = inflight;
+	if (inflight)
+		inflight->prev = d;
+	inflight = d;
 	if (rq->host && !rq->host_mx) {
 		str_copy(d->hosts[0].host, sizeof(d->hosts[0].host), rq->host);
 		d->nhosts = 1;
 		next_host(d);
 		return;
 	}
+	d->dns_wait = 1;
 	dns_lookup_mx(rq->dns, rq->host ? rq->host : rq->domain, mx_cb, d);
 }

@@ -60,5 +60,6 @@ struct remote_result {
 typedef void (*remote_cb)(void *arg, const struct remote_result *r);
 
 void	remote_deliver(const struct remote_req *rq, remote_cb cb, void *arg);
+void	remote_abort_all(void);
 
 #endif

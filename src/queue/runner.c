@@ -89,11 +89,13 @@ struct runner {
 	struct domset		*routes;	/* pattern -> struct route */
 	struct domset		*tls;		/* tls_required */
 	unsigned		 active;	/* remote deliveries */
+	int			 stopping;	/* start nothing new */
 	struct runner_stats	 st;
 };
 
 static void schedule(struct qmsg *m);
 static void pump(struct runner *r);
+static void job_free(struct job *j);
 
 /* qdir - the directory holding m's file */
 static int
@@ -218,6 +220,37 @@ runner_free(struct runner *r)
 	free(r->root);
 	free(r->host);
 	free(r);
+}
+
+/*
+ * runner_stop - shutting down: start nothing new, end remote attempts
+ * (their recipients deferred, retried at the next start), drop waiting
+ * jobs. Local deliveries finish on their own (runner_stats()->active).
+ */
+void
+runner_stop(struct runner *r)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	r->stopping = 1;
+	remote_abort_all();
+	while (hmap_iter(r->dests, &pos, &k, &v)) {
+		struct dest *d = v;
+
+		while (d->head) {
+			struct job *j = d->head;
+			size_t i;
+
+			d->head = j->next;
+			for (i = 0; i < j->n; i++)
+				j->m->rs[j->idx[i]].inflight = 0;
+			j->m->busy--;
+			job_free(j);
+		}
+		d->tail = NULL;
+	}
 }
 
 /* runner_stats - counters */
@@ -648,8 +681,8 @@ pump(struct runner *r)
 	const char *k;
 	void *v;
 
-	while (r->active < r->rc.concurrency && hmap_iter(r->dests, &pos, &k,
-	    &v)) {
+	while (!r->stopping && r->active < r->rc.concurrency &&
+	    hmap_iter(r->dests, &pos, &k, &v)) {
 		struct dest *d = v;
 
 		while (d->head && d->active < r->rc.per_destination &&
@@ -821,7 +854,7 @@ schedule(struct qmsg *m)
 		finish(m);
 		return;
 	}
-	if (m->held)
+	if (m->held || r->stopping)
 		return;
 	for (i = 0; i < m->env.nrcpt; i++) {
 		struct rstate *s = &m->rs[i];
@@ -870,7 +903,7 @@ inject(struct qmsg *m, enum dsn_kind kind, const struct dsn_rcpt *dr,
 	struct cmd_err ce;
 	struct verdict v;
 	struct spool_meta meta = { "internal", "127.0.0.1", r->rc.hostname,
-	    "local" };
+	    "local", NULL };
 	struct addr null, to;
 	struct spool_msg *sm;
 	struct tx *tx;
@@ -1045,11 +1078,22 @@ add(struct runner *r, const char *qid, int held)
 	track(r, qid, &e, held);
 }
 
-/* runner_add - the spool committed qid (spool_on_queued callback) */
+static void do_hold(struct qmsg *m, void *arg);
+
+/*
+ * runner_add - the spool committed qid (spool_on_queued callback). Mail
+ * from a source the abuse rules hold goes on hold at once.
+ */
 void
 runner_add(void *arg, const char *qid)
 {
-	add(arg, qid, 0);
+	struct runner *r = arg;
+	struct qmsg *m;
+
+	add(r, qid, 0);
+	if ((m = hmap_get(r->msgs, qid)) != NULL && r->rc.is_held &&
+	    r->rc.is_held(r->rc.held_arg, m->env.client, m->env.auth))
+		do_hold(m, "abuse-rule");
 }
 
 /* load_dir - every file of one spool directory */
@@ -1153,6 +1197,8 @@ selected(const struct qmsg *m, const struct qsel *s)
 		return 0;
 	if (s->sender[0] && !pat_match(s->sender, m->env.from))
 		return 0;
+	if (s->user[0] && strcasecmp(s->user, m->env.auth) != 0)
+		return 0;
 	if (s->rcpt[0]) {
 		for (hit = 0, i = 0; i < m->env.nrcpt && !hit; i++)
 			hit = m->env.rcpts[i].status == QR_PENDING &&
@@ -1221,6 +1267,7 @@ json_msg(struct qmsg *m, void *arg)
 	json_kv_int(b, 1, "age", (long long)(time(NULL) - m->env.time));
 	json_kv_str(b, 1, "from", m->env.from);
 	json_kv_str(b, 1, "client", m->env.client);
+	json_kv_str(b, 1, "user", m->env.auth);
 	json_kv_str(b, 1, "helo", m->env.helo);
 	json_kv_int(b, 1, "size", (long long)m->env.size);
 	json_kv_str(b, 1, "state", m->held ? "held" : m->busy ? "active" :
@@ -1262,8 +1309,8 @@ static void
 do_hold(struct qmsg *m, void *arg)
 {
 	struct runner *r = m->r;
+	const char *by = arg ? arg : "admin";
 
-	(void)arg;
 	if (m->held)
 		return;
 	if (renameat(spool_dirfd(r->sp, "queue"), m->qid,
@@ -1276,7 +1323,8 @@ do_hold(struct qmsg *m, void *arg)
 	r->st.held++;
 	if (m->timer)
 		evtimer_del(m->timer);
-	log_info("event=held qid=%s by=admin", m->qid);
+	log_info("event=held qid=%s by=%s client=%s%s%s", m->qid, by,
+	    m->env.client, m->env.auth[0] ? " user=" : "", m->env.auth);
 }
 
 /* do_release - back to queue/, due at once */
@@ -1337,7 +1385,7 @@ do_flush(struct qmsg *m, void *arg)
 size_t
 runner_hold(struct runner *r, const struct qsel *s)
 {
-	return each(r, s, do_hold, NULL);
+	return each(r, s, do_hold, s->by[0] ? (void *)s->by : NULL);
 }
 
 size_t

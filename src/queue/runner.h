@@ -59,6 +59,10 @@ struct runner_conf {
 	SSL_CTX		*ssl_ctx;
 	const struct sockaddr_storage *self;
 	size_t		 nself;
+	/* abuse rules: should new mail from this source be held? */
+	int		(*is_held)(void *arg, const char *client,
+			    const char *user);
+	void		*held_arg;
 };
 
 struct runner_stats {
@@ -76,6 +80,8 @@ struct qsel {
 	char		 qid[32];
 	char		 sender[300];	/* address or domain pattern */
 	char		 rcpt[300];	/* address or domain pattern */
+	char		 user[256];	/* authenticated user */
+	char		 by[32];	/* who acts, for the log ("" admin) */
 	int		 family;	/* client network, if bits >= 0 */
 	unsigned char	 net[16];
 	int		 bits;
@@ -89,6 +95,7 @@ void	runner_free(struct runner *r);
 int	runner_load(struct runner *r);
 void	runner_add(void *r, const char *qid);
 const struct runner_stats *runner_stats(const struct runner *r);
+void	runner_stop(struct runner *r);
 int	route_parse(const char *text, struct route *rt, char *err,
 	    size_t errsize);
 

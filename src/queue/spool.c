@@ -13,6 +13,7 @@
 #include "queue/spool.h"
 #include "smtp/session.h"
 #include "smtp/tx.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -62,27 +63,6 @@ open_sub(int rootfd, const char *name)
 	return openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* mkdir_p - create a directory and its parents */
-static int
-mkdir_p(const char *path)
-{
-	char tmp[4096];
-	char *p;
-
-	if (str_copy(tmp, sizeof(tmp), path) == -1)
-		return -1;
-	for (p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) == -1 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* clean_tmp - remove messages that were never answered 250 */
 static void
 clean_tmp(struct spool *sp)
@@ -122,7 +102,7 @@ spool_open(const char *dir, struct workq *wq, char *err, size_t errsize)
 	sp->wq = wq;
 	sp->pending_tail = &sp->pending;
 	sp->tmpfd = sp->queuefd = sp->corruptfd = sp->holdfd = sp->rootfd = -1;
-	if (mkdir_p(dir) == -1 ||
+	if (fs_mkdir_p(dir, 0700) == -1 ||
 	    (sp->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (sp->tmpfd = open_sub(sp->rootfd, "tmp")) == -1 ||
 	    (sp->queuefd = open_sub(sp->rootfd, "queue")) == -1 ||
@@ -268,7 +248,7 @@ spool_msg_new(struct spool *sp, const struct tx *tx,
 	}
 	buf_init(&hdr, QFILE_HEADER_MAX);
 	if (qfile_format(&hdr, tx, msg->qid, now, m->session, m->client,
-	    m->helo, m->proto, &msg->env) == -1 ||
+	    m->helo, m->proto, m->auth, &msg->env) == -1 ||
 	    write_all(msg->fd, hdr.data, hdr.len) == -1) {
 		log_warn("event=spool-error op=write qid=%s error=\"%s\"",
 		    msg->qid, strerror(errno));

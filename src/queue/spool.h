@@ -38,6 +38,7 @@ struct spool_meta {
 	const char	*client;
 	const char	*helo;
 	const char	*proto;
+	const char	*auth;		/* authenticated user, or NULL */
 };
 
 struct spool_stats {

@@ -26,7 +26,9 @@
 #include "net/workq.h"
 #include "policy/policy.h"
 #include "queue/spool.h"
+#include "server/abuse.h"
 #include "server/authfail.h"
+#include "server/dnsbl.h"
 #include "server/passwd.h"
 #include "server/server.h"
 #include "smtp/session.h"
@@ -64,6 +66,11 @@ struct conn {
 	int			 greeted;	/* banner sent */
 	struct verdict		*reject;	/* refused at connect, after TLS */
 	struct authjob		*auth;	/* credentials being checked */
+	struct dnsbl_q		*dnsbl;	/* blocklist lookup, or NULL */
+	int			 waiting_dnsbl;	/* banner waits for it */
+	char			 listed_zone[256], listed_txt[256];
+	char			 user[256];	/* once authenticated */
+	int			 exempt;	/* allow-listed: no abuse actions */
 	struct timeval		 start, closed_at;
 	struct conn		*next, *prev;
 };
@@ -83,6 +90,8 @@ struct authjob {
 #define TLS_HANDSHAKE_SECS	30
 
 static void process(struct conn *c);
+static void arm(struct conn *c);
+static void greet(struct conn *c);
 static void start_tls(struct conn *c);
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
@@ -98,7 +107,7 @@ h_open(void *ctx, const struct tx *tx, char *qid, size_t qidsize)
 {
 	struct conn *c = ctx;
 	struct spool_meta m = { c->id, c->client.ipstr,
-	    smtp_session_helo(c->s), smtp_session_proto(c->s) };
+	    smtp_session_helo(c->s), smtp_session_proto(c->s), c->user };
 
 	c->msg = spool_msg_new(c->srv->spool, tx, &m, time(NULL), qid,
 	    qidsize);
@@ -194,6 +203,8 @@ auth_result(struct authjob *j, int ok, int temp)
 		    &j->delay, &blocked);
 		j->result = blocked ? AUTH_BLOCKED : AUTH_FAIL;
 		if (blocked)
+			srv->st.auth_blocked++;
+		if (blocked)
 			log_warn("event=auth-throttle client=%s failures=%u "
 			    "action=block duration=%llus", j->ip, fails,
 			    (unsigned long long)srv->conf->auth_block_time);
@@ -263,8 +274,97 @@ h_auth(void *ctx, const char *user, const char *pass)
 	workq_submit(srv->deliver_wq, passwd_work, passwd_done, j);
 }
 
-static const struct smtp_host host = { h_open, h_write, h_commit, h_abort,
-    h_auth };
+/* h_note - what the session did, for the counters and stats */
+static void
+h_note(void *ctx, enum smtp_note ev, const char *arg, uint64_t n)
+{
+	struct conn *c = ctx;
+	struct server *srv = c->srv;
+	const char *ip = c->client.ipstr, *user = c->user;
+	time_t now = time(NULL);
+
+	switch (ev) {
+	case SN_RCPT_OK:
+		abuse_event(srv->abuse, ip, user, CNT_RECIPIENTS, 1, NULL,
+		    c->exempt, now);
+		abuse_event(srv->abuse, ip, user, CNT_DOMAINS, 1, arg,
+		    c->exempt, now);
+		break;
+	case SN_REJECT:
+		stats_reject(srv, arg);
+		abuse_event(srv->abuse, ip, user, CNT_REJECTIONS, 1, NULL,
+		    c->exempt, now);
+		if (arg && strcmp(arg, "unknown-user") == 0)
+			abuse_event(srv->abuse, ip, user, CNT_UNKNOWN_RCPTS, 1,
+			    NULL, c->exempt, now);
+		else if (arg && (strcmp(arg, "relay-denied") == 0 ||
+		    strcmp(arg, "percent-hack") == 0 ||
+		    strcmp(arg, "bang-path") == 0 ||
+		    strcmp(arg, "quoted-at") == 0))
+			abuse_event(srv->abuse, ip, user, CNT_RELAY_DENIED, 1,
+			    NULL, c->exempt, now);
+		break;
+	case SN_MESSAGE:
+		srv->st.messages++;
+		srv->st.bytes += n;
+		abuse_event(srv->abuse, ip, user, CNT_MESSAGES, 1, NULL,
+		    c->exempt, now);
+		abuse_event(srv->abuse, ip, user, CNT_KBYTES,
+		    (uint32_t)((n + 1023) / 1024), NULL, c->exempt, now);
+		break;
+	case SN_AUTH_FAIL:
+		srv->st.auth_fail++;
+		abuse_event(srv->abuse, ip, NULL, CNT_AUTH_FAILURES, 1, NULL,
+		    c->exempt, now);
+		break;
+	case SN_AUTH_OK:
+		srv->st.auth_ok++;
+		str_copy(c->user, sizeof(c->user), arg ? arg : "");
+		break;
+	}
+}
+
+/* h_gate - the abuse rules' blocks and rate limits, at MAIL and RCPT */
+static int
+h_gate(void *ctx, enum smtp_gate step, struct verdict *v)
+{
+	struct conn *c = ctx;
+	struct server *srv = c->srv;
+	time_t now = time(NULL), t;
+
+	(void)step;
+	if (c->exempt)
+		return 0;
+	memset(v, 0, sizeof(*v));
+	if ((t = abuse_blocked(srv->abuse, c->client.ipstr, c->user,
+	    now)) != 0) {
+		v->kind = POLICY_TEMPFAIL;
+		v->code = 451;
+		str_copy(v->enh, sizeof(v->enh), "4.7.1");
+		snprintf(v->text, sizeof(v->text), "Temporarily blocked for "
+		    "abuse; try again in %lld minutes",
+		    (long long)(t - now + 59) / 60);
+		str_copy(v->rule, sizeof(v->rule), "abuse-block");
+		return 1;
+	}
+	if ((t = abuse_tempfail(srv->abuse, c->client.ipstr, c->user,
+	    now)) != 0) {
+		v->kind = POLICY_TEMPFAIL;
+		v->code = 451;
+		str_copy(v->enh, sizeof(v->enh), "4.7.1");
+		snprintf(v->text, sizeof(v->text), "Rate limit exceeded; try "
+		    "again later");
+		str_copy(v->rule, sizeof(v->rule), "abuse-ratelimit");
+		return 1;
+	}
+	return 0;
+}
+
+static const struct smtp_host host = {
+	.msg_open = h_open, .msg_write = h_write, .msg_commit = h_commit,
+	.msg_abort = h_abort, .auth_check = h_auth, .note = h_note,
+	.gate = h_gate
+};
 
 /* ---- lifetime ---- */
 
@@ -313,6 +413,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	    st->rcpt_ok, st->rcpt_rejected, (unsigned long long)st->bytes);
 	if (c->auth)
 		c->auth->c = NULL;	/* the check finishes on its own */
+	dnsbl_cancel(c->dnsbl);
 	smtp_session_free(c->s);	/* aborts or detaches a message */
 	bufferevent_free(c->bev);
 	free(c->reject);
@@ -347,6 +448,15 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("session=%s event=tls-timeout client=%s", c->id,
 		    c->client.ipstr);
 		kill_conn(c);
+		return;
+	}
+	if (c->waiting_dnsbl) {
+		/* the lists are slow: a DNS problem never blocks mail */
+		log_info("session=%s event=dnsbl-timeout client=%s", c->id,
+		    c->client.ipstr);
+		c->waiting_dnsbl = 0;
+		if (!c->greeted)
+			greet(c);
 		return;
 	}
 	smtp_session_timeout(c->s);
@@ -519,6 +629,52 @@ start_tls(struct conn *c)
 	evtimer_add(c->timer, &tv);
 }
 
+/*
+ * greet - the banner (or the refusal that replaces it), once the TLS
+ * handshake (port 465) and the blocklist lookups are done.
+ */
+static void
+greet(struct conn *c)
+{
+	c->greeted = 1;
+	if (c->reject)
+		smtp_session_reject(c->s, c->reject->code, c->reject->enh,
+		    c->reject->text);
+	else
+		smtp_session_start(c->s);
+	flush(c);
+	arm(c);
+	process(c);
+}
+
+/* listed - the blocklists answered (zone NULL: not listed) */
+static void
+listed(void *arg, const char *zone, const char *txt)
+{
+	struct conn *c = arg;
+	size_t i;
+
+	if (zone != NULL) {
+		c->srv->st.dnsbl_listed++;
+		str_copy(c->listed_zone, sizeof(c->listed_zone), zone);
+		/* a TXT is shown in our reply: printable ASCII, one line */
+		str_copy(c->listed_txt, sizeof(c->listed_txt), txt ? txt : "");
+		for (i = 0; c->listed_txt[i]; i++)
+			if ((unsigned char)c->listed_txt[i] < ' ' ||
+			    (unsigned char)c->listed_txt[i] > '~')
+				c->listed_txt[i] = '?';
+		smtp_session_set_dnsbl(c->s, c->listed_zone,
+		    c->listed_txt[0] ? c->listed_txt : NULL);
+		log_info("session=%s event=dnsbl-listed client=%s zone=%s",
+		    c->id, c->client.ipstr, zone);
+	}
+	if (c->waiting_dnsbl) {
+		c->waiting_dnsbl = 0;
+		if (!c->tls_pending && !c->greeted)
+			greet(c);
+	}
+}
+
 /* tls_ready - the handshake finished */
 static void
 tls_ready(struct conn *c)
@@ -526,18 +682,11 @@ tls_ready(struct conn *c)
 	char info[160];
 
 	c->tls_pending = 0;
+	c->srv->st.tls++;
 	tls_describe(bufferevent_openssl_get_ssl(c->bev), info, sizeof(info));
 	smtp_session_tls_done(c->s, 1, info);
-	if (!c->greeted) {
-		/* implicit TLS: the banner comes after the handshake */
-		c->greeted = 1;
-		if (c->reject)
-			smtp_session_reject(c->s, c->reject->code,
-			    c->reject->enh, c->reject->text);
-		else
-			smtp_session_start(c->s);
-		flush(c);
-	}
+	if (!c->greeted && !c->waiting_dnsbl)
+		greet(c);
 	arm(c);
 	process(c);
 }
@@ -645,7 +794,7 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 		return;
 	}
 	if (srv->nsessions >= srv->max_sessions) {
-		srv->refused++;
+		srv->st.refused++;
 		log_warn("event=connect-refused client=%s reason=too-many-"
 		    "sessions sessions=%u limit=%u", pc.ipstr, srv->nsessions,
 		    srv->max_sessions);
@@ -655,10 +804,21 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 		return;
 	}
 	pc.trusted = l->trusted;
+	if (!policy_client_allowed(srv->policy, &pc) &&
+	    abuse_blocked(srv->abuse, pc.ipstr, NULL, time(NULL))) {
+		srv->st.refused++;
+		log_info("event=connect-refused client=%s reason=abuse-block",
+		    pc.ipstr);
+		snprintf(line, sizeof(line), "421 4.7.0 %s Error: temporarily "
+		    "blocked for abuse; try again later\r\n",
+		    srv->params.hostname);
+		refuse(fd, line);
+		return;
+	}
 	if (!policy_client_trusted(srv->policy, &pc, rule, sizeof(rule)) &&
 	    (uintptr_t)hmap_get(srv->per_ip, pc.ipstr) >=
 	    srv->conf->sessions_per_ip) {
-		srv->refused++;
+		srv->st.refused++;
 		log_warn("event=connect-refused client=%s reason=too-many-"
 		    "sessions-from-client limit=%llu", pc.ipstr,
 		    (unsigned long long)srv->conf->sessions_per_ip);
@@ -671,6 +831,9 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 	c->srv = srv;
 	c->l = l;
 	c->client = pc;
+	c->exempt = policy_client_allowed(srv->policy, &pc);
+	abuse_event(srv->abuse, pc.ipstr, NULL, CNT_CONNECTIONS, 1, NULL,
+	    c->exempt, time(NULL));
 	c->port = ntohs(sa->sa_family == AF_INET ?
 	    ((const struct sockaddr_in *)(const void *)sa)->sin_port :
 	    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
@@ -689,6 +852,7 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 	c->reap = event_new(srv->base, -1, 0, reap_cb, c);
 	c->s = smtp_session_new(&l->params, &host, c, c->id, &c->client);
 	srv->nsessions++;
+	srv->st.sessions++;
 	per_ip(srv, pc.ipstr, 1);
 	c->next = srv->conns;
 	if (c->next)
@@ -712,18 +876,35 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 			smtp_session_reject(c->s, v.code, v.enh, v.text);
 			c->greeted = 1;
 		}
-	} else if (!c->tls_pending) {
+	} else if (srv->conf->dnsbl_zones && srv->conf->dnsbl_zones[0] &&
+	    !c->exempt && !policy_client_trusted(srv->policy, &c->client, rule,
+	    sizeof(rule))) {
+		/* the banner waits for the blocklists (bounded) */
+		c->waiting_dnsbl = 1;
+		c->dnsbl = dnsbl_check(srv->dns, srv->conf->dnsbl_zones,
+		    pc.family, pc.ip, listed, c);
+	}
+	if (!c->greeted && !c->tls_pending && !c->waiting_dnsbl) {
 		smtp_session_start(c->s);
 		c->greeted = 1;
 	}
 	flush(c);
-	if (c->tls_pending) {
-		struct timeval tv = { TLS_HANDSHAKE_SECS, 0 };
+	if (c->tls_pending || c->waiting_dnsbl) {
+		struct timeval tv = { c->tls_pending ? TLS_HANDSHAKE_SECS :
+		    (time_t)srv->conf->dnsbl_timeout, 0 };
 
 		evtimer_add(c->timer, &tv);
 	} else
 		arm(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* conn_free_all - at exit: free connections the grace time left over */
+void
+conn_free_all(struct server *srv)
+{
+	while (srv->conns != NULL)
+		reap_cb(-1, 0, srv->conns);
 }
 
 /*

@@ -233,8 +233,9 @@ listener_start(struct server *srv)
 		struct listener *l = &srv->listeners[i];
 
 		l->srv = srv;
+		/* backlog 0: the socket listens already, with 1024 */
 		l->ev = evconnlistener_new(srv->base, accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE, -1, l->fd);
+		    LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
 		if (l->ev == NULL)
 			return -1;
 		evconnlistener_set_error_cb(l->ev, error_cb);

@@ -24,9 +24,14 @@
 #include "queue/maildir.h"
 #include "queue/runner.h"
 #include "queue/spool.h"
+#include "policy/dynlist.h"
+#include "server/abuse.h"
 #include "server/authfail.h"
+#include "server/lists.h"
+#include "server/metrics.h"
 #include "server/passwd.h"
 #include "server/server.h"
+#include "util/fs.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -158,12 +163,15 @@ stopcheck_cb(evutil_socket_t fd, short what, void *arg)
 	struct server *srv = arg;
 
 	(void)fd;
-	if (what & EV_TIMEOUT && srv->nsessions == 0 &&
-	    spool_committing(srv->spool) == 0 &&
-	    runner_stats(srv->runner)->active == 0) {
-		event_base_loopexit(srv->base, NULL);
+	(void)what;
+	if (srv->nsessions > 0 || spool_committing(srv->spool) > 0)
 		return;
-	}
+	/* no client left: end deliveries (remote ones are deferred) */
+	runner_stop(srv->runner);
+	if (runner_stats(srv->runner)->active == 0 &&
+	    workq_pending(srv->commit_wq) == 0 &&
+	    workq_pending(srv->deliver_wq) == 0)
+		event_base_loopexit(srv->base, NULL);
 }
 
 /* stop_cb - SIGTERM/SIGINT: stop accepting, let in-flight work finish */
@@ -238,9 +246,10 @@ setup_tls_auth(struct server *srv)
 		snprintf(dir, sizeof(dir), "%s/tls", cf->spool_dir);
 		snprintf(cert, sizeof(cert), "%s/selfsigned.crt", dir);
 		snprintf(key, sizeof(key), "%s/selfsigned.key", dir);
-		if ((mkdir(cf->spool_dir, 0700) == -1 && errno != EEXIST) ||
-		    (mkdir(dir, 0700) == -1 && errno != EEXIST) ||
-		    tls_selfsigned(cert, key, cf->hostname, err,
+		if (fs_mkdir_p(dir, 0700) == -1)
+			fatal("event=startup-error problem=\"mkdir %s: %s\"",
+			    dir, strerror(errno));
+		if (tls_selfsigned(cert, key, cf->hostname, err,
 		    sizeof(err)) == -1)
 			fatal("event=startup-error problem=\"%s\"", err);
 	}
@@ -266,6 +275,96 @@ setup_tls_auth(struct server *srv)
 			    "auth.dovecot_socket: nobody can send here\"",
 			    l->name, role_name(l->role));
 	}
+}
+
+/* is_held - the runner asks: does an abuse rule hold this source? */
+static int
+is_held(void *arg, const char *client, const char *user)
+{
+	struct server *srv = arg;
+
+	return abuse_held(srv->abuse, client, user, time(NULL));
+}
+
+/* hold_source - an abuse rule started a hold: its queued mail too */
+static void
+hold_source(void *arg, const char *ip, const char *user)
+{
+	struct server *srv = arg;
+	struct qsel s;
+	size_t n;
+
+	memset(&s, 0, sizeof(s));
+	s.held = 0;
+	s.bits = -1;
+	str_copy(s.by, sizeof(s.by), "abuse-rule");
+	if (ip) {
+		struct cidr c;
+
+		if (cidr_parse(ip, &c) == -1)
+			return;
+		s.family = c.family;
+		memcpy(s.net, c.addr, 16);
+		s.bits = (int)c.bits;
+	} else
+		str_copy(s.user, sizeof(s.user), user);
+	n = runner_hold(srv->runner, &s);
+	log_warn("event=abuse-hold source=%s%s queued_held=%zu", ip ? "ip:" :
+	    "user:", ip ? ip : user, n);
+}
+
+/* expire_cb - once a second: drop runtime list entries that expired */
+static void
+expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	char err[300];
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	if ((n = dynlist_expire(srv->lists, time(NULL))) == 0)
+		return;
+	log_info("event=list-expired entries=%zu", n);
+	if (lists_save(srv->lists_path, srv->lists, err, sizeof(err)) == -1)
+		log_err("event=lists-save-failed problem=\"%s\"", err);
+}
+
+/*
+ * setup_abuse - the counters and rules, the runtime lists (loaded from
+ * the spool: they survive restarts), the metrics endpoint.
+ */
+static void
+setup_abuse(struct server *srv)
+{
+	struct abuse_rule *rules;
+	struct timeval sec = { 1, 0 };
+	char err[512], path[4096];
+	size_t i, n = 0;
+
+	srv->abuse = abuse_new((size_t)srv->conf->abuse_table);
+	for (i = 0; srv->conf->abuse_rules && srv->conf->abuse_rules[i]; i++)
+		n++;
+	rules = xcalloc(n ? n : 1, sizeof(*rules));
+	for (i = 0; i < n; i++)
+		if (abuse_parse_rule(srv->conf->abuse_rules[i], &rules[i], err,
+		    sizeof(err)) == -1)
+			fatal("event=startup-error problem=\"%s\"", err);
+	abuse_set_rules(srv->abuse, rules, n);
+	free(rules);
+	abuse_on_hold(srv->abuse, hold_source, srv);
+	srv->lists = dynlist_new();
+	snprintf(path, sizeof(path), "%s/lists", srv->conf->spool_dir);
+	srv->lists_path = xstrdup(path);
+	if (lists_load(path, srv->lists, err, sizeof(err)) == -1)
+		fatal("event=startup-error problem=\"%s\"", err);
+	dynlist_expire(srv->lists, time(NULL));
+	policy_set_dynlist(srv->policy, srv->lists);
+	srv->expire = event_new(srv->base, -1, EV_PERSIST, expire_cb, srv);
+	event_add(srv->expire, &sec);
+	if (srv->conf->metrics_listen[0] && (srv->metrics = metrics_new(srv,
+	    srv->conf->metrics_listen, err, sizeof(err))) == NULL)
+		fatal("event=startup-error problem=\"%s\"", err);
 }
 
 /*
@@ -332,6 +431,69 @@ runner_conf(struct server *srv, struct runner_conf *rc)
 	rc->nself = srv->nlisteners;
 }
 
+/*
+ * teardown - free everything (so that a leak checker at exit sees only
+ * real leaks); the loop has stopped and no work is in flight.
+ */
+static void
+teardown(struct server *srv, struct runner_conf *rc)
+{
+	size_t i;
+
+	control_free(srv->control);
+	metrics_free(srv->metrics);
+	if (srv->stopcheck)
+		event_free(srv->stopcheck);
+	if (srv->expire)
+		event_free(srv->expire);
+	listener_stop(srv);
+	if (srv->relisten)
+		event_free(srv->relisten);
+	runner_free(srv->runner);
+	spool_free(srv->spool);
+	dns_free(srv->dns);
+	/* deliver the cancelled lookups' callbacks (they only free) */
+	event_base_loop(srv->base, EVLOOP_NONBLOCK);
+	for (i = 0; i < rc->nroutes; i++) {
+		free(rc->routes[i].pattern);
+		free(rc->routes[i].host);
+	}
+	free(rc->routes);
+	free(rc->relayhost.host);
+	free((char *)rc->auth_user);
+	free((void *)rc->self);
+	SSL_CTX_free(rc->ssl_ctx);
+	SSL_CTX_free(srv->tls);
+	passwd_free(srv->passwd);
+	authfail_free(srv->authfail);
+	abuse_free(srv->abuse);
+	dynlist_free(srv->lists);
+	free(srv->lists_path);
+	for (i = 0; i < srv->nlisteners; i++)
+		cidr_set_free(srv->listeners[i].trusted);
+	free(srv->listeners);
+	hmap_free(srv->per_ip);
+	hmap_free(srv->st.rejections);
+	policy_free(srv->policy);
+	conf_free(srv->conf);
+	event_base_free(srv->base);
+	log_close();
+}
+
+/* early_exit - free what -n and -p set up, then return rc */
+static int
+early_exit(struct server *srv, int rc)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nlisteners; i++)
+		cidr_set_free(srv->listeners[i].trusted);
+	free(srv->listeners);
+	policy_free(srv->policy);
+	conf_free(srv->conf);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -383,18 +545,18 @@ main(int argc, char **argv)
 		}
 	if (print) {
 		conf_print(srv.conf, stdout);
-		return 0;
+		return early_exit(&srv, 0);
 	}
 	log_set_level(LVL_WARN);	/* check_broad logs only on stderr */
 	if (check_broad(&srv, stderr) > 0 && srv.conf->refuse_broad_networks) {
 		fprintf(stderr, "sluiced: refusing: refuse_broad_networks is "
 		    "set\n");
-		return 1;
+		return early_exit(&srv, 1);
 	}
 	if (check) {
 		printf("sluiced: configuration %s is valid\n",
 		    path ? path : "(built-in)");
-		return 0;
+		return early_exit(&srv, 0);
 	}
 
 	if (log_open("sluiced", srv.conf->log) == -1) {
@@ -450,15 +612,19 @@ main(int argc, char **argv)
 	if ((srv.spool = spool_open(srv.conf->spool_dir, srv.commit_wq, err,
 	    sizeof(err))) == NULL)
 		fatal("event=startup-error problem=\"%s\"", err);
-	if (maildir_make(srv.conf->maildir_root, err, sizeof(err)) == -1)
-		fatal("event=startup-error problem=\"%s\"", err);
+	if (fs_mkdir_p(srv.conf->maildir_root, 0700) == -1)
+		fatal("event=startup-error problem=\"mkdir %s: %s\"",
+		    srv.conf->maildir_root, strerror(errno));
 	drop_privileges(srv.conf);
 
 	if ((srv.dns = dns_new(srv.base, srv.conf->resolver, 5000, err,
 	    sizeof(err))) == NULL)
 		fatal("event=startup-error problem=\"%s\"", err);
 	runner_conf(&srv, &rc);
+	rc.is_held = is_held;
+	rc.held_arg = &srv;
 	srv.runner = runner_new(srv.base, srv.spool, srv.deliver_wq, &rc);
+	setup_abuse(&srv);
 	spool_on_queued(srv.spool, runner_add, srv.runner);
 	runner_load(srv.runner);
 	if (listener_start(&srv) == -1)
@@ -497,10 +663,12 @@ main(int argc, char **argv)
 	event_base_dispatch(srv.base);
 
 	log_info("event=stopped sessions=%u", srv.nsessions);
-	control_free(srv.control);
+	runner_stop(srv.runner);
 	workq_free(srv.commit_wq);	/* finishes what is in flight */
 	workq_free(srv.deliver_wq);
+	conn_free_all(&srv);
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
+	teardown(&srv, &rc);
 	return 0;
 }

@@ -43,6 +43,13 @@ struct listener {
 };
 struct cidr_set;
 
+/* Counters for `sluice stats` and /metrics (since start). */
+struct srvstats {
+	uint64_t	sessions, refused, messages, bytes, tls, auth_ok,
+			auth_fail, auth_blocked, dnsbl_listed;
+	struct hmap	*rejections;	/* rule class -> count (uintptr) */
+};
+
 struct server {
 	struct event_base	*base;
 	struct conf		*conf;
@@ -62,13 +69,22 @@ struct server {
 	uint32_t		 idnext;
 	int			 stopping;
 	struct event		*stopcheck;
-	uint64_t		 refused;
 	struct control		*control;
 	struct dns		*dns;
 	SSL_CTX			*tls;		/* server context, or NULL */
 	struct passwd_db	*passwd;
 	struct authfail		*authfail;
+	struct abuse		*abuse;
+	struct dynlist		*lists;
+	char			*lists_path;
+	struct metrics		*metrics;
+	struct event		*expire;
+	struct srvstats		 st;
 };
+
+struct abuse;
+struct dynlist;
+struct metrics;
 struct passwd_db;
 struct authfail;
 struct control;
@@ -87,9 +103,15 @@ struct buf;
 int	ctl_handle(void *arg, const char *verb, char **keys, char **vals,
 	    size_t n, struct buf *out);
 
+/* stats.c */
+void	stats_reject(struct server *srv, const char *rule);
+void	stats_json(struct server *srv, struct buf *b);
+int	stats_prometheus(struct server *srv, struct buf *b);
+
 /* conn.c */
 void	conn_accept(struct server *srv, struct listener *l, int fd,
 	    const struct sockaddr *sa, socklen_t salen);
 void	conn_shutdown_all(struct server *srv);
+void	conn_free_all(struct server *srv);
 
 #endif

@@ -219,6 +219,7 @@ smtp_session_auth_done(struct smtp_session *s, int result, const char *why)
 		    "mech=%s", s->id, s->client.ipstr, q,
 		    s->auth_mech == MECH_PLAIN ? "PLAIN" : "LOGIN");
 		reply_add(&s->out, 235, "2.7.0", "Authentication successful");
+		session_note(s, SN_AUTH_OK, s->user, 0);
 		back(s);
 		return;
 	case AUTH_FAIL:
@@ -227,6 +228,7 @@ smtp_session_auth_done(struct smtp_session *s, int result, const char *why)
 		    s->auth_mech == MECH_PLAIN ? "PLAIN" : "LOGIN");
 		reply_add(&s->out, 535, "5.7.8", "Authentication credentials "
 		    "invalid");
+		session_note(s, SN_AUTH_FAIL, s->login_user, 0);
 		back(s);
 		session_error(s);
 		return;

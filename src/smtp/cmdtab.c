@@ -254,6 +254,14 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 		session_error(s);
 		return;
 	}
+	if (s->host->gate && s->host->gate(s->ctx, GATE_MAIL, &v)) {
+		log_info("session=%s event=mail-rejected client=%s rule=%s "
+		    "reply=%d", s->id, s->client.ipstr, v.rule, v.code);
+		reply_add(&s->out, v.code, v.enh, "%s", v.text);
+		session_note(s, SN_REJECT, v.rule, 0);
+		session_error(s);
+		return;
+	}
 	if (mp.size > s->sp->max_msgsize) {
 		reply_add(&s->out, 552, "5.3.4", "Message size exceeds fixed "
 		    "limit");
@@ -268,6 +276,7 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 		    log_quotes(q, sizeof(q), shown),
 		    log_quotes(qr, sizeof(qr), v.rule), v.code);
 		reply_add(&s->out, v.code, v.enh, "%s: %s", shown, v.text);
+		session_note(s, SN_REJECT, v.rule, 0);
 		session_error(s);
 		return;
 	}
@@ -293,6 +302,7 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		    log_quote(q1, sizeof(q1), c->arg, c->arglen), err.code);
 		reply_add(&s->out, err.code, err.enh, "%s", err.text);
 		s->st.rcpt_rejected++;
+		session_note(s, SN_REJECT, "syntax", 0);
 		session_error(s);
 		return;
 	}
@@ -300,6 +310,16 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		/* RFC 5321 4.5.3.1.10: the client sends the rest later */
 		reply_add(&s->out, 452, "4.5.3", "Error: too many recipients");
 		s->st.rcpt_rejected++;
+		return;
+	}
+	if (s->host->gate && s->host->gate(s->ctx, GATE_RCPT, &v)) {
+		log_info("session=%s event=rcpt-rejected client=%s rule=%s "
+		    "reply=\"%d %s\"", s->id, s->client.ipstr, v.rule, v.code,
+		    v.enh);
+		reply_add(&s->out, v.code, v.enh, "%s", v.text);
+		s->st.rcpt_rejected++;
+		session_note(s, SN_REJECT, v.rule, 0);
+		session_error(s);
 		return;
 	}
 	policy_rcpt(s->sp->policy, &s->client, &s->tx->sender, &a, &v);
@@ -314,6 +334,7 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		    log_quotes(q4, sizeof(q4), v.rule), v.code, v.enh);
 		reply_add(&s->out, v.code, v.enh, "%s", v.text);
 		s->st.rcpt_rejected++;
+		session_note(s, SN_REJECT, v.rule, 0);
 		session_error(s);
 		return;
 	}
@@ -324,6 +345,7 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		    log_quotes(q4, sizeof(q4), v.rule));
 	tx_add_rcpt(s->tx, &v);
 	s->st.rcpt_ok++;
+	session_note(s, SN_RCPT_OK, v.resolved.domain, 0);
 	session_set_state(s, ST_RCPT);
 	reply_add(&s->out, 250, "2.1.5", "Ok");
 }

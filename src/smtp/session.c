@@ -99,6 +99,15 @@ session_error(struct smtp_session *s)
 	}
 }
 
+/* session_note - tell the host, if it listens */
+void
+session_note(struct smtp_session *s, enum smtp_note ev, const char *arg,
+    uint64_t n)
+{
+	if (s->host->note)
+		s->host->note(s->ctx, ev, arg, n);
+}
+
 /* session_drop_tx - end the transaction, aborting any open message */
 void
 session_drop_tx(struct smtp_session *s)
@@ -247,6 +256,7 @@ end_of_data(struct smtp_session *s)
 		    (unsigned long long)t->datasize, why,
 		    code >= 500 ? "5xx" : "4xx");
 		reply_add(&s->out, code, enh, "%s", text);
+		session_note(s, SN_REJECT, why, 0);
 		session_drop_tx(s);
 		session_set_state(s, ST_READY);
 		if (code >= 500)
@@ -284,6 +294,7 @@ smtp_session_committed(struct smtp_session *s, int result, const char *why)
 		    (t->dflags & DATA_8BIT) ? " body=8bit" : "");
 		reply_add(&s->out, 250, "2.0.0", "Ok: queued as %s", t->qid);
 		s->st.messages++;
+		session_note(s, SN_MESSAGE, t->qid, t->datasize);
 	} else {
 		log_warn("session=%s event=message-tempfail client=%s from=%s "
 		    "reason=%s", s->id, s->client.ipstr,
@@ -405,6 +416,19 @@ smtp_session_tls_done(struct smtp_session *s, int ok, const char *info)
 	log_info("session=%s event=tls client=%s %s", s->id, s->client.ipstr,
 	    s->tls_info);
 	session_set_state(s, ST_GREET);
+}
+
+/*
+ * smtp_session_set_dnsbl - the client is on a blocklist: policy refuses
+ * it at RCPT (unless trusted or authenticated). The strings are the
+ * host's and must outlive the session.
+ */
+void
+smtp_session_set_dnsbl(struct smtp_session *s, const char *zone,
+    const char *txt)
+{
+	s->client.dnsbl = zone;
+	s->client.dnsbl_txt = txt;
 }
 
 /* smtp_session_user - the authenticated user, or "" */

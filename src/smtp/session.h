@@ -51,6 +51,18 @@ enum smtp_state {
 	ST_CLOSING	/* 221 or 421 sent: close once output is flushed */
 };
 
+/* What the session tells its host, for accounting (smtp_host.note). */
+enum smtp_note {
+	SN_RCPT_OK,	/* arg: the recipient's domain */
+	SN_REJECT,	/* arg: the rule of a refused MAIL/RCPT/DATA */
+	SN_MESSAGE,	/* n: the message's size */
+	SN_AUTH_FAIL,	/* arg: the user name tried */
+	SN_AUTH_OK	/* arg: the user */
+};
+
+/* Where the host may refuse a step for its own reasons (smtp_host.gate). */
+enum smtp_gate { GATE_MAIL, GATE_RCPT };
+
 /* Results of an authentication check (smtp_session_auth_done). */
 enum { AUTH_OK, AUTH_FAIL, AUTH_TEMP, AUTH_BLOCKED };
 
@@ -70,6 +82,12 @@ struct smtp_host {
 	/* Check credentials (never logged); answer with
 	 * smtp_session_auth_done(). May be NULL when no AUTH is offered. */
 	void	(*auth_check)(void *ctx, const char *user, const char *pass);
+	/* Accounting: what just happened (may be NULL). */
+	void	(*note)(void *ctx, enum smtp_note ev, const char *arg,
+		    uint64_t n);
+	/* Rate limits and blocks: fill *v and return 1 to refuse the step
+	 * (may be NULL). */
+	int	(*gate)(void *ctx, enum smtp_gate step, struct verdict *v);
 };
 
 struct smtp_params {
@@ -119,5 +137,7 @@ void	smtp_session_tls_done(struct smtp_session *s, int ok,
 	    const char *info);
 void	smtp_session_auth_done(struct smtp_session *s, int result,
 	    const char *why);
+void	smtp_session_set_dnsbl(struct smtp_session *s, const char *zone,
+	    const char *txt);
 
 #endif

@@ -39,6 +39,8 @@ struct smtp_session {
 time_t	session_now(const struct smtp_session *s);
 void	session_set_state(struct smtp_session *s, enum smtp_state st);
 void	session_error(struct smtp_session *s);
+void	session_note(struct smtp_session *s, enum smtp_note ev,
+	    const char *arg, uint64_t n);
 void	session_drop_tx(struct smtp_session *s);
 int	session_open_message(struct smtp_session *s);
 

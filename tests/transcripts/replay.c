@@ -306,8 +306,10 @@ h_abort(void *ctx)
 	buf_reset(&r->msg);
 }
 
-static const struct smtp_host host = { h_open, h_write, h_commit, h_abort,
-    NULL };
+static const struct smtp_host host = {
+	.msg_open = h_open, .msg_write = h_write, .msg_commit = h_commit,
+	.msg_abort = h_abort
+};
 
 /* commit - the spool answers: print what was stored, tell the session */
 static void

@@ -115,7 +115,7 @@ round_trip(void **state)
 
 		buf_init(&b, QFILE_HEADER_MAX);
 		if (!CHECK_INT(t->name, qfile_format(&b, tx, "18c2f3a4b5c00001",
-		    1732464925, "7f3a2c01", "192.0.2.7", t->helo, "ESMTP", &w),
+		    1732464925, "7f3a2c01", "192.0.2.7", t->helo, "ESMTP", NULL, &w),
 		    0))
 			goto next;
 		CHECK_UINT(t->name, (size_t)w.data_off, b.len);
@@ -198,8 +198,10 @@ many_rcpts(void **state)
 	}
 	buf_init(&b, QFILE_HEADER_MAX);
 	assert_int_equal(qfile_format(&b, tx, "q1", 0, "s", "c", "h", "SMTP",
-	    &w), 0);
+	    "alice x", &w), 0);
 	assert_int_equal(qfile_parse(b.data, b.len, &r, err, sizeof(err)), 0);
+	/* the authenticated user round-trips, made one word */
+	assert_string_equal(r.auth, "alice?x");
 	CHECK_UINT("count", r.nrcpt, 100);
 	for (i = 0; i < r.nrcpt && i < 100; i++) {
 		snprintf(addr, sizeof(addr), "<user%zu@example.net>", i);
@@ -381,7 +383,7 @@ format_cap(void **state)
 	add(tx, "<c@d.example>", RCPT_REMOTE, NULL);
 	buf_init(&b, 64);
 	CHECK_INT("cap 64", qfile_format(&b, tx, "q1", 0, "s", "c", "h",
-	    "SMTP", &w), -1);
+	    "SMTP", NULL, &w), -1);
 	qenv_release(&w);
 	buf_release(&b);
 	tx_free(tx);

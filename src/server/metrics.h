@@ -1,0 +1,17 @@
+/*
+ * metrics - the Prometheus endpoint: GET /metrics over HTTP (evhttp, on
+ * the server's event loop). Anything else is 404; bodies are refused.
+ */
+#ifndef SLUICE_METRICS_H
+#define SLUICE_METRICS_H
+
+#include <stddef.h>
+
+struct server;
+struct metrics;
+
+struct metrics *metrics_new(struct server *srv, const char *listen,
+	    char *err, size_t errsize);
+void	metrics_free(struct metrics *m);
+
+#endif
