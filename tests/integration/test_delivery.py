@@ -5,7 +5,6 @@ import hashlib
 import os
 import re
 import shutil
-import smtplib
 import subprocess
 import uuid
 from email.mime.application import MIMEApplication
@@ -14,7 +13,7 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from sluicetest import header_values, split_message
+from sluicetest import header_values, split_message, wait_until
 
 
 def token():
@@ -36,14 +35,15 @@ def srv(sluiced_module):
 
 
 def stored_one(srv, user, tok, timeout=10):
-    """The one message in user's Maildir that carries tok."""
+    """The one message in user's Maildir that carries tok; it must be a
+    new message (MAILDIR/user/new/)."""
     def find():
         hits = [p for p in srv.maildir_files(user)
                 if tok.encode() in p.read_bytes()]
         return hits or None
-    from sluicetest import wait_until
     hits = wait_until(find, timeout, what=f"a message with {tok} for {user}")
     assert len(hits) == 1, f"{tok} delivered {len(hits)} times to {user}"
+    assert hits[0].parent == srv.maildir_root / user / "new", hits[0]
     return hits[0].read_bytes()
 
 

@@ -5,12 +5,9 @@ import collections
 import os
 import re
 import smtplib
-import socket
 import threading
 import time
 import uuid
-
-import pytest
 
 from sluicetest import SLOW
 
