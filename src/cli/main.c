@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/admin.h"
 #include "cli/explain.h"
 #include "cli/passwd.h"
 #include "cli/probe.h"
 #include "cli/queue.h"
+#include "cli/report.h"
 #include "conf/conf.h"
 
 #define VERSION	"0.1"
@@ -25,6 +27,10 @@ usage(void)
 	    "                       test mail servers for open relaying\n"
 	    "  queue [list|show ID|hold|release|delete|flush] [SELECTORS]\n"
 	    "                       inspect and control the running queue\n"
+	    "  stats [--json]       the running server's counters and actions\n"
+	    "  list add|del|show allow|deny [TYPE] PATTERN [--expires D]\n"
+	    "                       [--reason TEXT]  runtime allow/deny lists\n"
+	    "  report LOGFILE...    a summary of sluiced's logs [--json]\n"
 	    "  passwd [USER]        hash a password for auth.passwd_file\n"
 	    "  check-config [FILE]  check a sluiced configuration file\n"
 	    "  version              print the version\n");
@@ -60,6 +66,12 @@ main(int argc, char **argv)
 		return cmd_probe(argc - 1, argv + 1);
 	if (strcmp(argv[1], "queue") == 0)
 		return cmd_queue(argc - 1, argv + 1);
+	if (strcmp(argv[1], "stats") == 0)
+		return cmd_stats(argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return cmd_list(argc - 1, argv + 1);
+	if (strcmp(argv[1], "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
 	if (strcmp(argv[1], "passwd") == 0)
 		return cmd_passwd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-config") == 0)

@@ -1,0 +1,245 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/jsonp.h"
+#include "util/xalloc.h"
+
+#define JSONP_DEPTH	64
+
+struct p {
+	const char	*s;
+	size_t		 n, i;
+};
+
+static struct jval *value(struct p *p, int depth);
+
+/* ws - skip white space */
+static void
+ws(struct p *p)
+{
+	while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' ||
+	    p->s[p->i] == '\n' || p->s[p->i] == '\r'))
+		p->i++;
+}
+
+/* string - a JSON string at p->i (on its quote); NULL if malformed */
+static char *
+string(struct p *p)
+{
+	struct buf b;
+
+	buf_init(&b, p->n + 1);
+	p->i++;
+	while (p->i < p->n && p->s[p->i] != '"') {
+		char c = p->s[p->i++];
+
+		if (c == '\\') {
+			if (p->i >= p->n)
+				break;
+			c = p->s[p->i++];
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u': {
+				unsigned v = 0, k;
+
+				for (k = 0; k < 4 && p->i < p->n; k++) {
+					char h = p->s[p->i++];
+
+					v = v * 16 + (unsigned)(h >= '0' && h <= '9' ?
+					    h - '0' : h >= 'a' && h <= 'f' ?
+					    h - 'a' + 10 : h >= 'A' && h <= 'F' ?
+					    h - 'A' + 10 : 0);
+				}
+				c = v < 0x80 ? (char)v : '?';
+				break;
+			}
+			default: break;	/* \" \\ \/ */
+			}
+		}
+		(void)buf_putc(&b, c);
+	}
+	if (p->i >= p->n) {
+		buf_release(&b);
+		return NULL;
+	}
+	p->i++;
+	if (b.data == NULL)
+		return xstrdup("");
+	return b.data;
+}
+
+/* container - an array or object; its children chained */
+static struct jval *
+container(struct p *p, int depth, int obj)
+{
+	struct jval *v = xcalloc(1, sizeof(*v)), **tail = &v->kids;
+	char close = obj ? '}' : ']';
+
+	v->type = obj ? J_OBJ : J_ARR;
+	p->i++;
+	ws(p);
+	if (p->i < p->n && p->s[p->i] == close) {
+		p->i++;
+		return v;
+	}
+	for (;;) {
+		char *key = NULL;
+		struct jval *k;
+
+		ws(p);
+		if (obj) {
+			if (p->i >= p->n || p->s[p->i] != '"' ||
+			    (key = string(p)) == NULL)
+				goto bad;
+			ws(p);
+			if (p->i >= p->n || p->s[p->i] != ':') {
+				free(key);
+				goto bad;
+			}
+			p->i++;
+		}
+		if ((k = value(p, depth + 1)) == NULL) {
+			free(key);
+			goto bad;
+		}
+		k->key = key;
+		*tail = k;
+		tail = &k->next;
+		ws(p);
+		if (p->i < p->n && p->s[p->i] == ',') {
+			p->i++;
+			continue;
+		}
+		if (p->i < p->n && p->s[p->i] == close) {
+			p->i++;
+			return v;
+		}
+		goto bad;
+	}
+bad:
+	jsonp_free(v);
+	return NULL;
+}
+
+/* value - any value */
+static struct jval *
+value(struct p *p, int depth)
+{
+	struct jval *v;
+
+	ws(p);
+	if (p->i >= p->n || depth > JSONP_DEPTH)
+		return NULL;
+	switch (p->s[p->i]) {
+	case '{':
+		return container(p, depth, 1);
+	case '[':
+		return container(p, depth, 0);
+	case '"': {
+		char *s = string(p);
+
+		if (s == NULL)
+			return NULL;
+		v = xcalloc(1, sizeof(*v));
+		v->type = J_STR;
+		v->str = s;
+		return v;
+	}
+	default:
+		break;
+	}
+	v = xcalloc(1, sizeof(*v));
+	if (p->n - p->i >= 4 && strncmp(p->s + p->i, "true", 4) == 0) {
+		v->type = J_BOOL;
+		v->num = 1;
+		p->i += 4;
+	} else if (p->n - p->i >= 5 && strncmp(p->s + p->i, "false", 5) == 0) {
+		v->type = J_BOOL;
+		p->i += 5;
+	} else if (p->n - p->i >= 4 && strncmp(p->s + p->i, "null", 4) == 0) {
+		v->type = J_NULL;
+		p->i += 4;
+	} else {
+		char tmp[64], *end;
+		size_t k = 0;
+
+		while (p->i < p->n && k < sizeof(tmp) - 1 &&
+		    strchr("+-0123456789.eE", p->s[p->i]))
+			tmp[k++] = p->s[p->i++];
+		tmp[k] = '\0';
+		v->type = J_NUM;
+		v->num = strtod(tmp, &end);
+		if (k == 0 || *end != '\0') {
+			free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/* jsonp_parse - the value in text, or NULL if it is not JSON */
+struct jval *
+jsonp_parse(const char *text, size_t len)
+{
+	struct p p = { text, len, 0 };
+	struct jval *v = value(&p, 0);
+
+	ws(&p);
+	if (v != NULL && p.i != p.n) {
+		jsonp_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* jsonp_free - free a tree */
+void
+jsonp_free(struct jval *v)
+{
+	while (v != NULL) {
+		struct jval *next = v->next;
+
+		jsonp_free(v->kids);
+		free(v->str);
+		free(v->key);
+		free(v);
+		v = next;
+	}
+}
+
+/* jsonp_get - the member key of an object, or NULL */
+const struct jval *
+jsonp_get(const struct jval *obj, const char *key)
+{
+	const struct jval *k;
+
+	if (obj == NULL || obj->type != J_OBJ)
+		return NULL;
+	for (k = obj->kids; k; k = k->next)
+		if (strcmp(k->key, key) == 0)
+			return k;
+	return NULL;
+}
+
+/* jsonp_str - a string member, or "" */
+const char *
+jsonp_str(const struct jval *obj, const char *key)
+{
+	const struct jval *v = jsonp_get(obj, key);
+
+	return v && v->type == J_STR ? v->str : "";
+}
+
+/* jsonp_num - a number member, or 0 */
+double
+jsonp_num(const struct jval *obj, const char *key)
+{
+	const struct jval *v = jsonp_get(obj, key);
+
+	return v && (v->type == J_NUM || v->type == J_BOOL) ? v->num : 0;
+}
