@@ -9,7 +9,7 @@
 CC       ?= cc
 BUILD    ?= build
 PKGS     := libevent libevent_pthreads libevent_openssl openssl libcares \
-            libconfig libcrypt
+            libconfig libcrypt sqlite3
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Werror
 OPT      ?= -O2 -g
@@ -22,7 +22,8 @@ LDFLAGS  += $(SAN)
 LIB_SRC  := $(filter-out src/server/main.c src/cli/main.c, \
               $(wildcard src/util/*.c src/smtp/*.c src/policy/*.c \
                          src/conf/*.c src/net/*.c src/server/*.c \
-                         src/queue/*.c src/probe/*.c src/cli/*.c))
+                         src/queue/*.c src/probe/*.c src/cli/*.c \
+                         src/web/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

@@ -5,6 +5,7 @@ set -eu
 
 PKGS="make gcc pkg-config libc6-dev
 libevent-dev libssl-dev libc-ares-dev libconfig-dev libcmocka-dev libcrypt-dev
+libsqlite3-dev
 clang libclang-rt-14-dev
 python3 python3-pytest python3-aiosmtpd swaks nmap postfix dnsmasq-base
 openssl curl procps"

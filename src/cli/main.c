@@ -10,6 +10,7 @@
 #include "cli/probe.h"
 #include "cli/queue.h"
 #include "cli/report.h"
+#include "cli/web.h"
 #include "conf/conf.h"
 
 #define VERSION	"0.1"
@@ -31,6 +32,8 @@ usage(void)
 	    "  list add|del|show allow|deny [TYPE] PATTERN [--expires D]\n"
 	    "                       [--reason TEXT]  runtime allow/deny lists\n"
 	    "  report LOGFILE...    a summary of sluiced's logs [--json]\n"
+	    "  web [user add|del|list NAME]  the web relay tester (see "
+	    "sluice-web(1))\n"
 	    "  passwd [USER]        hash a password for auth.passwd_file\n"
 	    "  check-config [FILE]  check a sluiced configuration file\n"
 	    "  version              print the version\n");
@@ -72,6 +75,8 @@ main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (strcmp(argv[1], "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(argv[1], "web") == 0)
+		return cmd_web(argc - 1, argv + 1);
 	if (strcmp(argv[1], "passwd") == 0)
 		return cmd_passwd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check-config") == 0)

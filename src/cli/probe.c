@@ -337,13 +337,15 @@ cmd_probe(int argc, char **argv)
 	/* the catcher's session core logs each message: not our output */
 	log_set_level(LVL_WARN);
 	base = event_base_new();
-	if (catch_addr && (o.catcher = catcher_new(base, catch_addr, err,
-	    sizeof(err))) == NULL) {
+	if ((catch_addr && (o.catcher = catcher_new(base, catch_addr, err,
+	    sizeof(err))) == NULL) ||
+	    (p = probe_new(base, &o, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "sluice probe: %s\n", err);
-		return 2;
-	}
-	if ((p = probe_new(base, &o, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "sluice probe: %s\n", err);
+		catcher_free(o.catcher);
+		SSL_CTX_free(o.ssl_ctx);
+		event_base_free(base);
+		if (c.file && c.file != stdin)
+			fclose(c.file);
 		return 2;
 	}
 	probe_run(p);

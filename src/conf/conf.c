@@ -234,6 +234,43 @@ static const struct key keys[] = {
 	{ "metrics.listen", T_STR, "", 0, 0, F(metrics_listen), NULL,
 	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (loopback "
 	  "recommended); empty: off." },
+	{ "web.listen", T_STR, "127.0.0.1:8025", 0, 0, F(web_listen), NULL,
+	  "Where `sluice web` serves HTTP (put a TLS reverse proxy in "
+	  "front; see etc/nginx-sluice-web.conf)." },
+	{ "web.database", T_STR, "var/web.db", 0, 0, F(web_database), NULL,
+	  "The web tester's SQLite database: reports, accounts, sessions." },
+	{ "web.allow_private", T_BOOL, "false", 0, 0, F(web_allow_private),
+	  NULL, "Allow tests of loopback, private, link-local, multicast and "
+	  "reserved addresses (a lab option: never on a public service)." },
+	{ "web.test_domain", T_STR, "", 0, 0, F(web_test_domain), NULL,
+	  "Delivery mode: the domain relayed test messages are addressed to; "
+	  "its MX must be web.catcher. Empty: delivery mode is off." },
+	{ "web.catcher", T_STR, "", 0, 0, F(web_catcher), NULL,
+	  "Delivery mode: ADDR:PORT of the built-in SMTP listener that "
+	  "receives relayed test messages (and bounces)." },
+	{ "web.helo", T_STR, "", 0, 0, F(web_helo), NULL,
+	  "The HELO name of the tester; empty: this host's name." },
+	{ "web.source", T_STR, "", 0, 0, F(web_source), NULL,
+	  "Local address the tester connects from; empty: any." },
+	{ "web.concurrency", T_UINT, "4", 1, 1000, F(web_concurrency), NULL,
+	  "Tests run at once; more wait in a queue (their page shows their "
+	  "place)." },
+	{ "web.queue_max", T_UINT, "50", 0, 100000, F(web_queue_max), NULL,
+	  "Tests allowed to wait; beyond, visitors get 429." },
+	{ "web.per_ip", T_UINT, "10", 1, 64, F(web_per_ip), NULL,
+	  "Tests one visitor address may start per hour (then 429)." },
+	{ "web.per_user", T_UINT, "50", 1, 64, F(web_per_user), NULL,
+	  "Delivery tests one account may start per day (then 429)." },
+	{ "web.target_cache", T_DUR, "15m", 0, 86400, F(web_target_cache),
+	  NULL, "A target tested within this time is not tested again: the "
+	  "visitor gets that report." },
+	{ "web.secure_cookies", T_BOOL, "false", 0, 0, F(web_secure_cookies),
+	  NULL, "Mark cookies Secure (set when served over HTTPS; also done "
+	  "per request when the proxy sends X-Forwarded-Proto: https)." },
+	{ "web.timeout", T_DUR, "60s", 1, 600, F(web_timeout), NULL,
+	  "Per-command timeout of the tester's SMTP sessions." },
+	{ "web.wait", T_DUR, "60s", 0, 3600, F(web_wait), NULL,
+	  "Delivery mode: how long to wait for relayed tokens." },
 	{ "deny.clients", T_LIST, "", 0, 0, F(deny_clients), NULL,
 	  "Client addresses or networks refused at connect (554 5.7.1)." },
 	{ "deny.helo", T_LIST, "", 0, 0, F(deny_helo), NULL,

@@ -72,6 +72,12 @@ struct conf {
 	char		**dnsbl_zones;
 	uint64_t	 dnsbl_timeout;
 	char		*metrics_listen;
+	char		*web_listen, *web_database, *web_test_domain,
+			*web_catcher, *web_helo, *web_source;
+	int		 web_allow_private, web_secure_cookies;
+	uint64_t	 web_concurrency, web_queue_max, web_per_ip,
+			 web_per_user, web_target_cache, web_timeout,
+			 web_wait;
 	uint64_t	 out_connect_timeout, out_timeout;
 	struct conf_list deny_clients, deny_helo, deny_senders, deny_recipients;
 	struct conf_list allow_clients, allow_helo, allow_senders,

@@ -34,6 +34,7 @@ struct q {
 	dns_addr_cb		 acb;
 	dns_mx_cb		 mcb;
 	dns_txt_cb		 tcb;
+	dns_ptr_cb		 pcb;
 	char			*txt[DNS_MAX_ANSWERS];
 	void			*arg;
 	enum dns_status		 st;
@@ -182,6 +183,8 @@ deliver_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (q->mx == 1)
 		q->mcb(q->arg, q->st, q->mxs, q->n);
+	else if (q->mx == 3)
+		q->pcb(q->arg, q->st, q->n ? q->mxs[0].host : NULL);
 	else if (q->mx == 2)
 		q->tcb(q->arg, q->st, (const char *const *)q->txt, q->n);
 	else
@@ -414,5 +417,36 @@ dns_lookup_a(struct dns *d, const char *name, dns_addr_cb cb, void *arg)
 
 	q->acb = cb;
 	ares_query(d->ch, name, ns_c_in, ns_t_a, a_cb, q);
+	reschedule(d);
+}
+
+/* ptr_cb - c-ares reverse lookup */
+static void
+ptr_cb(void *arg, int st, int timeouts, struct hostent *h)
+{
+	struct q *q = arg;
+
+	(void)timeouts;
+	if (st == ARES_SUCCESS && h && h->h_name &&
+	    str_copy(q->mxs[0].host, sizeof(q->mxs[0].host), h->h_name) == 0)
+		q->n = 1;
+	done(q, st == ARES_SUCCESS ? (q->n ? DNS_OK : DNS_BAD) : status(st));
+}
+
+/* dns_lookup_ptr - the PTR name of an address */
+void
+dns_lookup_ptr(struct dns *d, const struct sockaddr_storage *a,
+    dns_ptr_cb cb, void *arg)
+{
+	struct q *q = new_q(d, arg);
+
+	q->mx = 3;
+	q->pcb = cb;
+	if (a->ss_family == AF_INET)
+		ares_gethostbyaddr(d->ch, &((const struct sockaddr_in *)
+		    (const void *)a)->sin_addr, 4, AF_INET, ptr_cb, q);
+	else
+		ares_gethostbyaddr(d->ch, &((const struct sockaddr_in6 *)
+		    (const void *)a)->sin6_addr, 16, AF_INET6, ptr_cb, q);
 	reschedule(d);
 }

@@ -49,6 +49,10 @@ typedef void (*dns_txt_cb)(void *arg, enum dns_status st,
     const char *const *texts, size_t n);
 void	dns_lookup_txt(struct dns *d, const char *name, dns_txt_cb cb,
 	    void *arg);
+/* the name of an address (PTR), or NULL */
+typedef void (*dns_ptr_cb)(void *arg, enum dns_status st, const char *name);
+void	dns_lookup_ptr(struct dns *d, const struct sockaddr_storage *a,
+	    dns_ptr_cb cb, void *arg);
 /* A records only (DNSBL answers), no search list, no /etc/hosts */
 void	dns_lookup_a(struct dns *d, const char *name, dns_addr_cb cb,
 	    void *arg);

@@ -32,6 +32,9 @@ struct catcher {
 	unsigned		 messages;
 	unsigned		 seq;
 	char			 addr[80];
+	struct cconn		*conns;		/* open connections */
+	void			(*idle_cb)(void *);
+	void			*idle_arg;
 };
 
 struct cconn {
@@ -44,6 +47,7 @@ struct cconn {
 	size_t			 nrcpt;
 	int			 null_sender;
 	int			 dead;
+	struct cconn		*next, **prevp;	/* in k->conns */
 };
 
 /* free_rcpts - forget the envelope */
@@ -127,12 +131,18 @@ static const struct smtp_host host = {
 static void
 cconn_free(struct cconn *c)
 {
+	struct catcher *k = c->k;
+
+	if ((*c->prevp = c->next) != NULL)
+		c->next->prevp = c->prevp;
 	smtp_session_free(c->s);
 	bufferevent_free(c->bev);
 	event_free(c->timer);
 	buf_release(&c->msg);
 	free_rcpts(c);
 	free(c);
+	if (k->conns == NULL && k->idle_cb != NULL)
+		k->idle_cb(k->idle_arg);
 }
 
 /* reap - free from the loop, not from inside a callback of c's */
@@ -248,6 +258,10 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		    16);
 	inet_ntop(pc.family, pc.ip, pc.ipstr, sizeof(pc.ipstr));
 	c->k = k;
+	if ((c->next = k->conns) != NULL)
+		c->next->prevp = &c->next;
+	k->conns = c;
+	c->prevp = &k->conns;
 	buf_init(&c->msg, CATCHER_MSG_MAX);
 	c->bev = bufferevent_socket_new(k->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(k->base, timer_cb, c);
@@ -317,6 +331,9 @@ catcher_free(struct catcher *k)
 {
 	if (k == NULL)
 		return;
+	k->idle_cb = NULL;
+	while (k->conns != NULL)
+		cconn_free(k->conns);
 	evconnlistener_free(k->l);
 	policy_free(k->policy);
 	free(k);
@@ -342,4 +359,19 @@ const char *
 catcher_address(const struct catcher *k)
 {
 	return k->addr;
+}
+
+/* catcher_busy - is a connection open (a message may be on its way)? */
+int
+catcher_busy(const struct catcher *k)
+{
+	return k->conns != NULL;
+}
+
+/* catcher_on_idle - call cb once no connection is open any more */
+void
+catcher_on_idle(struct catcher *k, void (*cb)(void *), void *arg)
+{
+	k->idle_cb = cb;
+	k->idle_arg = arg;
 }

@@ -24,5 +24,7 @@ void	catcher_free(struct catcher *c);
 void	catcher_on_token(struct catcher *c, token_cb cb, void *arg);
 unsigned catcher_messages(const struct catcher *c);
 const char *catcher_address(const struct catcher *c);
+int	catcher_busy(const struct catcher *c);
+void	catcher_on_idle(struct catcher *c, void (*cb)(void *), void *arg);
 
 #endif

@@ -42,9 +42,11 @@ struct probe {
 	size_t			 outstanding;	/* tokens sent, not seen */
 	struct event		*wait_timer, *poll_timer, *kick;
 	int			 waiting;
+	int			 draining;	/* finalized, catcher busy */
 };
 
 static void names(struct ptarget *t);
+static void all_done(struct probe *p);
 static void expand_tests(struct ptarget *t);
 static void on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
     const struct reply *r);
@@ -68,6 +70,8 @@ on_line(void *arg, int dir, const char *line, size_t len)
 	struct ptarget *t = arg;
 	static const char *pre[] = { "C: ", "S: ", "*: " };
 
+	if (dir == SMTPC_SENT && t->hide_sent)
+		return;
 	if (!t->p->o.keep_transcript || t->transcript.len > TRANSCRIPT_MAX)
 		return;
 	if (buf_puts(&t->transcript, pre[dir]) == -1 ||
@@ -175,8 +179,9 @@ finish_target(struct ptarget *t)
 		p->finished++;
 		if (pv_is_hit(t->verdict))
 			p->hits++;
-		if (t->verdict == PV_ERROR || t->verdict == PV_TIMEOUT)
-			p->errors++;
+		if (t->verdict == PV_ERROR || t->verdict == PV_TIMEOUT ||
+		    t->verdict == PV_TEMPFAIL)
+			p->errors++;	/* could not be assessed */
 		if (p->o.done)
 			p->o.done(p->o.done_arg, t);
 		if (p->o.progress)
@@ -203,7 +208,13 @@ fail_remaining(struct ptarget *t, enum pv v, const char *why)
 		str_copy(t->note, sizeof(t->note), why);
 	}
 	for (i = t->cur; i < t->ntests; i++)
-		if (t->tests[i].verdict == PV_PENDING) {
+		if (t->tests[i].verdict == PV_PENDING &&
+		    (t->tests[i].bt->flags & BT_AUTH) &&
+		    t->p->o.auth_user == NULL) {
+			t->tests[i].verdict = PV_SKIPPED;
+			str_copy(t->tests[i].note, sizeof(t->tests[i].note),
+			    "no --auth given");
+		} else if (t->tests[i].verdict == PV_PENDING) {
 			t->tests[i].verdict = v;
 			str_copy(t->tests[i].note, sizeof(t->tests[i].note),
 			    why);
@@ -227,16 +238,35 @@ lost(struct ptarget *t, enum pv v, const char *why)
 	}
 	t->session_ok = t->authed = t->spoofed = 0;
 	if (t->state == S_GREETING && !t->greeted) {
-		/* never got in: nothing to retry here */
+		/* never got in: retry once, then give up saying why */
 		if (t->reconnects++ >= 1) {
 			fail_remaining(t, v, why);
 			return;
 		}
-	} else if (pt != NULL && t->state >= S_SPOOF && t->state != S_RSET &&
+		start_session(t);
+		return;
+	}
+	/* a server that stops answering is not retried until the budget
+	 * is spent: two timeouts in a row without a reply to any test */
+	if (v == PV_TIMEOUT && ++t->idle_timeouts >= 2) {
+		struct ptest *cpt = cur_test(t);
+
+		if (cpt != NULL && cpt->verdict == PV_PENDING &&
+		    t->state >= S_SPOOF && t->state != S_RSET &&
+		    t->state != S_QUIT) {
+			cpt->verdict = v;
+			snprintf(cpt->note, sizeof(cpt->note), "%s", why);
+		}
+		fail_remaining(t, v, why);
+		return;
+	}
+	if (pt != NULL && t->state >= S_SPOOF && t->state != S_RSET &&
 	    t->state != S_QUIT) {
 		if (++pt->attempts >= 2) {
 			pt->verdict = v;
 			snprintf(pt->note, sizeof(pt->note), "%s", why);
+			if (p->o.test_done)
+				p->o.test_done(p->o.done_arg, t, t->cur);
 			t->cur++;
 		}
 	} else if (t->state == S_RSET)
@@ -245,7 +275,8 @@ lost(struct ptarget *t, enum pv v, const char *why)
 		finish_target(t);
 		return;
 	}
-	if (t->reconnects++ >= p->o.max_reconnects) {
+	t->reconnects++;
+	if (t->idle_reconnects++ >= p->o.max_reconnects) {
 		fail_remaining(t, v, why);
 		return;
 	}
@@ -352,11 +383,14 @@ test_done(struct ptarget *t)
 	struct ptest *pt = cur_test(t);
 	struct probe *p = t->p;
 
+	t->idle_reconnects = t->idle_timeouts = 0;	/* progress */
 	pt->verdict = classify_test(pt->bt->kind == BT_CONTROL,
 	    (pt->bt->flags & BT_LOCALFORM) != 0, p->o.delivery, pt->mail_code,
 	    pt->mail_enh, pt->mail_reply, pt->rcpt_code, pt->rcpt_enh,
 	    pt->rcpt_reply, pt->data_code, pt->data_enh, pt->data_reply,
 	    pt->token_state);
+	if (p->o.test_done)
+		p->o.test_done(p->o.done_arg, t, t->cur);
 	send_cmd(t, S_RSET, p->o.t_cmd, "RSET");
 }
 
@@ -412,7 +446,10 @@ auth_plain(struct ptarget *t)
 
 		snprintf(line, sizeof(line), "AUTH PLAIN %s", b64);
 		on_line(t, SMTPC_NOTE, "(AUTH PLAIN credentials sent)", 29);
+		t->hide_sent = 1;
 		smtpc_command(t->c, line, p->o.t_cmd, on_reply, t);
+		t->hide_sent = 0;
+		explicit_bzero(line, sizeof(line));
 	}
 }
 
@@ -442,7 +479,7 @@ after_ehlo(struct ptarget *t)
 	struct probe *p = t->p;
 
 	if (!smtpc_is_tls(t->c) && p->o.starttls >= 0 && p->o.ssl_ctx &&
-	    (t->starttls_offered || p->o.starttls == 1) && !t->tls_used) {
+	    (t->starttls_offered || p->o.starttls == 1) && !t->tls_failed) {
 		send_cmd(t, S_STARTTLS, p->o.t_cmd, "STARTTLS");
 		return;
 	}
@@ -506,7 +543,7 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 	if (err != SMTPC_OK) {
 		if (t->state == S_TLS || t->state == S_STARTTLS) {
 			/* retry without TLS, unless it is required */
-			t->tls_used = 1;
+			t->tls_failed = 1;
 			if (p->o.starttls == 1) {
 				fail_remaining(t, PV_ERROR, "STARTTLS failed");
 				return;
@@ -553,7 +590,7 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 		return;
 	case S_STARTTLS:
 		if (r->code != 220) {
-			t->tls_used = 1;
+			t->tls_failed = 1;
 			session_ready(t);
 			return;
 		}
@@ -612,6 +649,9 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 			test_done(t);
 			return;
 		}
+		/* known before the message goes: a fast relay may deliver it
+		 * to the catcher before its 250 reaches us */
+		hmap_put(p->tokens, pt->token, pt);
 		{
 			struct buf b;
 
@@ -626,10 +666,8 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 	case S_DATA_END:
 		record(r, &pt->data_code, pt->data_reply,
 		    sizeof(pt->data_reply), pt->data_enh, sizeof(pt->data_enh));
-		if (r->code / 100 == 2) {
-			hmap_put(p->tokens, pt->token, pt);
+		if (r->code / 100 == 2 && pt->token_state == TOKEN_NONE)
 			p->outstanding++;
-		}
 		test_done(t);
 		return;
 	case S_RSET:
@@ -663,7 +701,6 @@ start_session(struct ptarget *t)
 	o.arg = t;
 	t->state = S_GREETING;
 	t->session_ok = 0;
-	t->tls_used = t->tls_used && p->o.starttls == 0 ? 1 : 0;
 	t->c = smtpc_connect(&o, on_reply, t);
 }
 
@@ -772,9 +809,17 @@ resolved(void *arg, enum dns_status st, const struct sockaddr_storage *a,
 static int
 parse_spec(struct ptarget *t, unsigned defport)
 {
-	const char *s = t->spec, *colon;
+	const char *s = t->spec, *colon, *sp;
 	uint64_t port = defport;
 	unsigned char ip[16];
+	char name[256] = "";
+
+	if ((sp = strchr(s, ' ')) != NULL) {
+		/* "NAME ADDR:PORT": the address is given, the name shown */
+		if (str_ncopy(name, sizeof(name), s, (size_t)(sp - s)) == -1)
+			return -1;
+		s = sp + 1;
+	}
 
 	if (s[0] == '[') {
 		const char *rb = strchr(s, ']');
@@ -804,7 +849,10 @@ parse_spec(struct ptarget *t, unsigned defport)
 	} else if (inet_pton(AF_INET6, t->host, ip) == 1) {
 		t->addr.ss_family = AF_INET6;
 		memcpy(&((struct sockaddr_in6 *)&t->addr)->sin6_addr, ip, 16);
-	}
+	} else if (name[0])
+		return -1;	/* "NAME ADDR" needs an address */
+	if (name[0])
+		str_copy(t->host, sizeof(t->host), name);
 	return 0;
 }
 
@@ -843,6 +891,27 @@ start_target(struct probe *p, const char *spec)
 		}
 	}
 	dns_lookup_addr(p->dns, t->host, AF_UNSPEC, resolved, t);
+}
+
+/* all_done - every target has its verdict */
+static void
+all_done(struct probe *p)
+{
+	if (p->o.finished)
+		p->o.finished(p->o.done_arg);
+	else
+		event_base_loopexit(p->base, NULL);
+}
+
+/* catcher_idle_cb - the catcher answered everything: done */
+static void
+catcher_idle_cb(void *arg)
+{
+	struct probe *p = arg;
+
+	evtimer_del(p->wait_timer);
+	catcher_on_idle(p->o.catcher, NULL, NULL);
+	all_done(p);
 }
 
 /* finalize - delivery mode: verdicts once the tokens had their time */
@@ -889,12 +958,23 @@ finalize(struct probe *p)
 		p->finished++;
 		if (pv_is_hit(t->verdict))
 			p->hits++;
-		if (t->verdict == PV_ERROR || t->verdict == PV_TIMEOUT)
-			p->errors++;
+		if (t->verdict == PV_ERROR || t->verdict == PV_TIMEOUT ||
+		    t->verdict == PV_TEMPFAIL)
+			p->errors++;	/* could not be assessed */
 		if (p->o.done)
 			p->o.done(p->o.done_arg, t);
 	}
-	event_base_loopexit(p->base, NULL);
+	/* let the catcher answer what it is receiving (a relay that loses
+	 * its connection after the data retries the message for days) */
+	if (p->o.catcher != NULL && catcher_busy(p->o.catcher)) {
+		struct timeval grace = { 5, 0 };
+
+		catcher_on_idle(p->o.catcher, catcher_idle_cb, p);
+		evtimer_add(p->wait_timer, &grace);
+		p->draining = 1;
+		return;
+	}
+	all_done(p);
 }
 
 /* token_seen - the catcher or the Maildir produced a token */
@@ -906,13 +986,21 @@ token_seen(void *arg, const char *token, enum ptoken kind)
 
 	if (pt == NULL)
 		return;
-	if (pt->token_state == TOKEN_NONE && p->outstanding > 0)
+	if (pt->token_state == TOKEN_NONE && pt->data_code / 100 == 2 &&
+	    p->outstanding > 0)
 		p->outstanding--;
 	/* relayed wins over bounced: both may arrive */
 	if (kind == TOKEN_RELAYED || pt->token_state == TOKEN_NONE)
 		pt->token_state = kind;
-	if (p->waiting && p->outstanding == 0)
+	if (p->waiting && !p->draining && p->outstanding == 0)
 		event_active(p->wait_timer, EV_TIMEOUT, 0);
+}
+
+/* probe_token - a token arrived at a catcher the caller runs itself */
+void
+probe_token(struct probe *p, const char *token, enum ptoken kind)
+{
+	token_seen(p, token, kind);
 }
 
 /* wait_cb - the wait for tokens is over */
@@ -923,6 +1011,11 @@ wait_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (p->draining) {		/* the catcher had its grace time */
+		catcher_on_idle(p->o.catcher, NULL, NULL);
+		all_done(p);
+		return;
+	}
 	if (p->o.maildir)
 		tokscan_maildir(p->o.maildir, token_seen, p);
 	finalize(p);
@@ -954,7 +1047,8 @@ fill(struct probe *p)
 	}
 	if (p->source_done && p->running == 0 && !p->waiting) {
 		if (!p->o.delivery) {
-			event_base_loopexit(p->base, NULL);
+			p->waiting = 1;
+			all_done(p);
 			return;
 		}
 		p->waiting = 1;
@@ -1092,6 +1186,13 @@ probe_free(struct probe *p)
 	dns_free(p->dns);
 	free(p->order);
 	free(p);
+}
+
+/* probe_start - start (the caller's loop runs it; see opts.finished) */
+void
+probe_start(struct probe *p)
+{
+	event_active(p->kick, EV_TIMEOUT, 0);
 }
 
 /* probe_run - run every target to its verdict; 0 */

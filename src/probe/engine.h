@@ -12,6 +12,14 @@
  *
  * A finished target is handed to opts.done (the report) and freed after.
  * The engine owns targets; the caller owns opts and what it points to.
+ *
+ * A target spec is "HOST", "HOST:PORT", "[IPV6]:PORT", or "NAME ADDR:PORT"
+ * (connect to ADDR, call it NAME: a caller that resolved and checked the
+ * address itself uses this so that no second lookup can differ).
+ *
+ * probe_run() runs the loop until all targets are done; probe_start()
+ * only starts, for a caller whose loop is already running (the web
+ * tester), which hears of the end through opts.finished.
  */
 #ifndef SLUICE_ENGINE_H
 #define SLUICE_ENGINE_H
@@ -63,6 +71,12 @@ struct probe_opts {
 	/* progress (for a terminal line); may be NULL */
 	void		(*progress)(void *arg, unsigned started,
 			    unsigned finished, unsigned hits);
+	/* a test of a target got its verdict (for live pages); may be NULL */
+	void		(*test_done)(void *arg, const struct ptarget *t,
+			    size_t i);
+	/* every target is finished: probe_start()'s end; NULL means
+	 * probe_run() ends its event loop */
+	void		(*finished)(void *arg);
 };
 
 struct ptest {
@@ -95,6 +109,7 @@ struct ptarget {
 	char		 parent[256];		/* {parent} */
 	struct buf	 ehlo;			/* EHLO reply text */
 	int		 esmtp, starttls_offered, auth_offered, tls_used;
+	int		 tls_failed;	/* STARTTLS failed: do not try again */
 	char		 tls[512];
 	int		 greeted, refused_at_connect;
 	enum pv		 verdict;
@@ -104,10 +119,13 @@ struct ptarget {
 	struct buf	 transcript;
 	double		 t_start, t_end;
 	unsigned	 reconnects;
+	unsigned	 idle_reconnects;	/* since a test last got a reply */
+	unsigned	 idle_timeouts;	/* timeouts since then */
 	/* run state (engine.c) */
 	int		 state;
 	size_t		 cur;
 	int		 spoofed, authed, auth_phase, session_ok;
+	int		 hide_sent;	/* keep the next line sent out of the transcript */
 	struct smtpc	*c;
 	struct event	*pace;
 	int		 finished;
@@ -117,6 +135,8 @@ struct probe *probe_new(struct event_base *base, const struct probe_opts *o,
 	    char *err, size_t errsize);
 void	probe_free(struct probe *p);
 int	probe_run(struct probe *p);
+void	probe_start(struct probe *p);
+void	probe_token(struct probe *p, const char *token, enum ptoken kind);
 unsigned probe_hits(const struct probe *p);
 unsigned probe_errors(const struct probe *p);
 unsigned probe_count(const struct probe *p);

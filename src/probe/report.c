@@ -22,6 +22,22 @@ report_clean(struct buf *b, const char *s, size_t maxlen)
 		(void)buf_puts(b, "...");
 }
 
+/* clean_n - n bytes (NUL included) with unprintable bytes as \\xNN */
+static void
+clean_n(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			(void)buf_printf(b, "\\x%02x", c);
+		else
+			(void)buf_putc(b, c);
+	}
+}
+
 /* counts - how many relay tests ended in each verdict */
 static void
 counts(const struct ptarget *t, unsigned *n, unsigned *ctl_ok,
@@ -192,12 +208,13 @@ report_text(struct buf *b, const struct ptarget *t, int verbose)
 	}
 	if (verbose && t->transcript.len) {
 		const char *s = t->transcript.data, *e;
+		const char *end = s + t->transcript.len;
 
 		(void)buf_puts(b, "  transcript:\n");
-		while (*s) {
-			e = strchr(s, '\n');
+		while (s < end) {
+			e = memchr(s, '\n', (size_t)(end - s));
 			(void)buf_puts(b, "    ");
-			report_clean(b, s, e ? (size_t)(e - s) : strlen(s));
+			clean_n(b, s, e ? (size_t)(e - s) : (size_t)(end - s));
 			(void)buf_putc(b, '\n');
 			if (e == NULL)
 				break;
@@ -257,8 +274,11 @@ report_json(struct buf *b, const struct ptarget *t, int transcript)
 		(void)buf_putc(b, '}');
 	}
 	(void)buf_putc(b, ']');
-	if (transcript)
-		json_kv_str(b, 1, "transcript", buf_cstr(&t->transcript));
+	if (transcript) {
+		(void)buf_puts(b, ",\"transcript\":");
+		(void)json_strn(b, t->transcript.data ? t->transcript.data : "",
+		    t->transcript.len);
+	}
 	(void)buf_putc(b, '}');
 	buf_release(&sentence);
 }
