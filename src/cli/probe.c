@@ -26,9 +26,9 @@ struct cli {
 };
 
 static void
-usage(void)
+usage_to(FILE *f, int rc)
 {
-	fprintf(stderr,
+	fprintf(f,
 "usage: sluice probe [options] TARGET... | -f FILE\n"
 "  TARGET is HOST, HOST:PORT or [IPV6]:PORT\n"
 "  -m, --mode MODE        anonymous (default: MAIL and RCPT only) or delivery\n"
@@ -58,7 +58,13 @@ usage(void)
 "  -q, --quiet            no progress line\n"
 "exit status: 0 no target open, 1 some target open or accepting relay,\n"
 "             2 no hit but some target could not be tested (or usage error)\n");
-	exit(2);
+	exit(rc);
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr, 2);
 }
 
 /* next_target - from the command line, then the file; honours --shard */
@@ -196,6 +202,7 @@ cmd_probe(int argc, char **argv)
 		{ "shard", required_argument, NULL, O_SHARD },
 		{ "resolver", required_argument, NULL, O_RESOLVER },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct probe_opts o;
@@ -222,8 +229,9 @@ cmd_probe(int argc, char **argv)
 	o.wait_secs = 60;
 	o.max_reconnects = 10;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "m:p:f:vq", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:p:f:vqh", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'h': usage_to(stdout, 0); break;
 		case 'm':
 			if (strcmp(optarg, "anonymous") == 0)
 				o.delivery = 0;

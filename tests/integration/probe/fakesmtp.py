@@ -35,8 +35,9 @@ Behaviours (the `behaviour` argument):
                  closed (as Postfix's smtpd_hard_error_limit does)
   tarpit         accept-all, every reply (the greeting too) `delay`
                  seconds late (any behaviour takes `delay`, too)
-  relay-async    an open relay: accepts everything and, after its 250 to
-                 the message, relays it to `relay_to` (HOST, PORT) by SMTP
+  relay-async    an open relay: accepts everything and, `relay_delay`
+                 seconds after its 250 to the message (in the background,
+                 as from a queue), relays it to `relay_to` (HOST, PORT)
   relay-sync     the same, but relays the message *before* answering 250
                  (as an in-line proxy or a before-queue filter does)
   busy           421 4.3.2 greeting, then closes (a server that is full)
@@ -48,6 +49,7 @@ can check the probe's concurrency bound.
 """
 import asyncio
 import base64
+import random
 import socket
 import threading
 import time
@@ -105,13 +107,14 @@ class Session:
         self.errors = 0
         self.started = time.monotonic()
         self.ended = None
+        self.counted = False     # in the concurrency counter now
 
 
 class FakeSMTP:
     def __init__(self, behaviour="accept-all", host="127.0.0.1", name=None,
                  delay=0.0, byte_delay=0.0005, error_limit=5,
                  users=(("probe", "secret"),), counter=CONCURRENT,
-                 relay_to=None):
+                 relay_to=None, relay_delay=0.3):
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.behaviour = behaviour
@@ -123,6 +126,7 @@ class FakeSMTP:
         self.users = dict(users)
         self.counter = counter
         self.relay_to = relay_to      # relay-*: (host, port) to relay to
+        self.relay_delay = relay_delay  # relay-async: seconds in "queue"
         self.relayed = []             # relay-*: (rcpts, ok) per message
         self.port = None
         self.sessions = []
@@ -292,6 +296,7 @@ class FakeSMTP:
             sess = Session(len(self.sessions), peer)
             self.sessions.append(sess)
         self.counter.enter()
+        sess.counted = True
         b = self.behaviour
         try:
             if b == "garbage":
@@ -308,11 +313,16 @@ class FakeSMTP:
             pass
         finally:
             sess.ended = time.monotonic()
-            self.counter.leave()
+            self._leave(sess)
             try:
                 writer.close()
             except Exception:
                 pass
+
+    def _leave(self, sess):
+        if sess.counted:
+            sess.counted = False
+            self.counter.leave()
 
     async def _drain_input(self, reader, secs):
         """Read and ignore until the peer closes (bounded in time)."""
@@ -381,10 +391,18 @@ class FakeSMTP:
                     await self._reply(sess, writer, 250,
                                       "2.0.0 Ok: queued as FAKE1")
                 if b == "relay-async":
-                    await self._relay(sess, body)
+                    # queued: relayed a moment later, in the background
+                    rcpts, frm = list(sess.tx_rcpts), sess.mail_from
+                    t = asyncio.ensure_future(self._relay_later(
+                        frm, rcpts, body, self.relay_delay))
+                    self._tasks.add(t)
+                    t.add_done_callback(self._tasks.discard)
             elif verb in ("RSET", "NOOP"):
                 await self._reply(sess, writer, 250, "2.0.0 Ok")
             elif verb == "QUIT":
+                # the client is done: it may start its next session as
+                # soon as it has the 221, before this one is torn down
+                self._leave(sess)
                 await self._reply(sess, writer, 221, "2.0.0 Bye")
                 return
             elif verb == "AUTH" and b in ("auth-relay", "auth-required"):
@@ -420,14 +438,20 @@ class FakeSMTP:
             await self._reply(sess, writer, 250, "2.1.5 Ok")
         return True
 
-    async def _relay(self, sess, body, timeout=10):
-        """Send the message on to relay_to, as an MTA would."""
-        rcpts = list(sess.tx_rcpts)
+    async def _relay_later(self, mail_from, rcpts, body, delay):
+        await asyncio.sleep(delay)
+        await self._relay_env(mail_from, rcpts, body)
+
+    async def _relay(self, sess, body):
+        await self._relay_env(sess.mail_from, list(sess.tx_rcpts), body)
+
+    async def _relay_env(self, mail_from, rcpts, body, timeout=10):
+        """Send the message on to relay_to, as an MTA would; record
+        whether the receiver said 250 to it."""
         ok = False
         try:
             ok = await asyncio.wait_for(
-                self._smtp_send(sess.mail_from or "<>", rcpts, body),
-                timeout)
+                self._smtp_send(mail_from or "<>", rcpts, body), timeout)
         except (OSError, asyncio.TimeoutError, ValueError):
             ok = False
         with self._lock:
@@ -512,10 +536,17 @@ class FakeSMTP:
 
 
 def free_port(host="127.0.0.1"):
-    """A port nothing listens on now (for connection-refused targets)."""
+    """A port nothing listens on now, outside the kernel's ephemeral
+    range (so no client connection takes it before it is used)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.bind((host, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    for _ in range(200):
+        p = random.randrange(20000, 32000)
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            s.bind((host, p))
+            return p
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port")

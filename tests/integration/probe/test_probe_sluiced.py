@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from probe_harness import FAST, SLUICED, free_port, run_probe, by_id, \
-    verdicts, wait_banner
+from probe_harness import FAST, SLUICED, by_id, free_port, run_probe, \
+    verdicts
 
 OUTSIDER = "127.0.0.2"
 
@@ -101,8 +101,6 @@ def relayhost_key():
     return "relayhost"
 
 
-@pytest.mark.needs_relayhost
-@pytest.mark.xfail(strict=False, reason="relayhost not implemented yet")
 def test_sluiced_open_confirmed_through_catcher(sluiced):
     catch = free_port()
     srv = sluiced({"authorized_networks": ["0.0.0.0/0"],
@@ -120,3 +118,50 @@ def test_sluiced_open_confirmed_through_catcher(sluiced):
     assert plain["note"] == "relayed: token received"
     assert plain["data_reply"].startswith("250")
     assert "OPEN RELAY" in t["summary"]
+
+
+def sluiced_has_auth():
+    try:
+        out = subprocess.run([SLUICED, "-p"], capture_output=True,
+                             text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return re.search(r"^\s*passwd_file = ", out, re.M) is not None
+
+
+@pytest.fixture
+def sluiced_with_auth(sluiced, tmp_path):
+    if not sluiced_has_auth():
+        pytest.skip("sluiced has no SMTP AUTH yet (auth.passwd_file)")
+    h = subprocess.run(["openssl", "passwd", "-6", "secret"],
+                       capture_output=True, text=True, check=True)
+    pw = tmp_path / "passwd"
+    pw.write_text(f"probe:{h.stdout.strip()}\n")
+    # AUTH is offered only after STARTTLS (self-signed certificate)
+    return sluiced({"authorized_networks": ["127.0.0.1/32"],
+                    "local_domains": ["mx.test"],
+                    "auth.passwd_file": str(pw),
+                    "auth.sender_check": False})
+
+
+def test_sluiced_auth_relay_tests_stay_closed(sluiced_with_auth):
+    srv = sluiced_with_auth
+    r = run_probe("--json", "--source", OUTSIDER, *FAST, "--auth",
+                  "probe:secret", srv.spec)
+    t = r.one()
+    assert t["tls"] and t["tls"].startswith("version=TLS"), t["tls"]
+    assert t["verdict"] == "closed", r
+    assert set(verdicts(t, "relay").values()) == {"closed"}
+    assert r.rc == 0, r
+
+
+def test_sluiced_auth_positive_control(sluiced_with_auth):
+    srv = sluiced_with_auth
+    r = run_probe("--json", "--source", OUTSIDER, *FAST, "--auth",
+                  "probe:secret", srv.spec)
+    t = r.one()
+    ctl = by_id(t, "control-auth-relay")
+    assert ctl["verdict"] == "accepted", ctl
+    assert t["verdict"] == "closed" and r.rc == 0, r
+    # no credentials in clear: sluiced never saw AUTH without TLS
+    assert "538 5.7.11" not in srv.output()
