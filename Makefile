@@ -58,6 +58,12 @@ deps:
 run: deps all
 	$(BUILD)/sluiced
 
+# The web relay tester on http://127.0.0.1:8025/ (lab mode: loopback
+# targets allowed, so it can test the sluiced of `make run`).
+run-web: deps all
+	@mkdir -p var
+	$(BUILD)/sluice web -c etc/web-lab.conf
+
 unit: $(UNIT_BIN) $(BUILD)/tests/transcript
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 	tests/transcripts/run.sh $(BUILD)/tests/transcript
@@ -93,7 +99,7 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: all deps run unit asan asan-bin integration test docs-check fuzz \
+.PHONY: all deps run run-web unit asan asan-bin integration test docs-check fuzz \
         bench format clean
 .SECONDARY:
 
