@@ -20,6 +20,7 @@
 #include "queue/qfile.h"
 #include "queue/remote.h"
 #include "queue/runner.h"
+#include "queue/runner_int.h"
 #include "queue/spool.h"
 #include "smtp/cmd.h"
 #include "smtp/session.h"
@@ -33,73 +34,10 @@
 /* The original headers quoted in a bounce are cut at this size. */
 #define BOUNCE_HEADERS_MAX	(32 * 1024)
 
-struct rstate {
-	time_t		 next;		/* when to try again */
-	unsigned	 attempts;
-	int		 inflight;	/* a delivery is under way */
-	int		 bounced;	/* a DSN for its failure was queued */
-	char		 why[REMOTE_WHY];	/* last result */
-	char		 relay[160];
-};
 
-struct qmsg {
-	struct runner	*r;
-	char		 qid[32];
-	struct qenv	 env;
-	struct rstate	*rs;		/* one per recipient */
-	int		 held, deleted, warned;
-	unsigned	 busy;		/* jobs under way */
-	unsigned	 hops;		/* Received: headers */
-	struct event	*timer;
-	/* local job results (SMTP_OK/TEMP/PERM, -1 = not tried) */
-	int		*res;
-	char		(*why)[160];
-};
-
-struct dest {
-	char		*key;
-	unsigned	 active;
-	struct job	*head, *tail;	/* waiting */
-};
-
-struct job {
-	struct qmsg	*m;
-	struct dest	*d;
-	size_t		*idx;		/* recipients of m */
-	size_t		 n;
-	const struct route *route;	/* NULL: MX of domain */
-	struct route	 lit;		/* user@[address]: that address */
-	char		 lithost[64];
-	char		 domain[SMTP_DOMAIN_MAX + 1];
-	int		 tls_required;
-	int		 fd;
-	const char	**rcpts;
-	struct job	*next;
-};
-
-struct runner {
-	struct event_base	*base;
-	struct spool		*sp;
-	struct workq		*wq;
-	struct runner_conf	 rc;
-	char			*root;
-	char			*host;	/* hostname made safe for file names */
-	struct hmap		*msgs;	/* qid -> struct qmsg */
-	struct hmap		*dests;	/* route key -> struct dest */
-	struct domset		*routes;	/* pattern -> struct route */
-	struct domset		*tls;		/* tls_required */
-	unsigned		 active;	/* remote deliveries */
-	int			 stopping;	/* start nothing new */
-	struct runner_stats	 st;
-};
-
-static void schedule(struct qmsg *m);
-static void pump(struct runner *r);
-static void job_free(struct job *j);
-
-/* qdir - the directory holding m's file */
-static int
-qdir(const struct qmsg *m)
+/* runner_qdir - the directory holding m's file */
+int
+runner_qdir(const struct qmsg *m)
 {
 	return spool_dirfd(m->r->sp, m->held ? "hold" : "queue");
 }
@@ -222,37 +160,6 @@ runner_free(struct runner *r)
 	free(r);
 }
 
-/*
- * runner_stop - shutting down: start nothing new, end remote attempts
- * (their recipients deferred, retried at the next start), drop waiting
- * jobs. Local deliveries finish on their own (runner_stats()->active).
- */
-void
-runner_stop(struct runner *r)
-{
-	size_t pos = 0;
-	const char *k;
-	void *v;
-
-	r->stopping = 1;
-	remote_abort_all();
-	while (hmap_iter(r->dests, &pos, &k, &v)) {
-		struct dest *d = v;
-
-		while (d->head) {
-			struct job *j = d->head;
-			size_t i;
-
-			d->head = j->next;
-			for (i = 0; i < j->n; i++)
-				j->m->rs[j->idx[i]].inflight = 0;
-			j->m->busy--;
-			job_free(j);
-		}
-		d->tail = NULL;
-	}
-}
-
 /* runner_stats - counters */
 const struct runner_stats *
 runner_stats(const struct runner *r)
@@ -323,7 +230,7 @@ read_env(int dirfd, const char *qid, struct qenv *e, char *err,
 static unsigned
 read_headers(struct qmsg *m, char **hdr, size_t *hlen, size_t max)
 {
-	int fd = openat(qdir(m), m->qid, O_RDONLY | O_CLOEXEC);
+	int fd = openat(runner_qdir(m), m->qid, O_RDONLY | O_CLOEXEC);
 	size_t want = m->env.size < max ? (size_t)m->env.size : max, i;
 	char *b = xmalloc(want + 1);
 	ssize_t n = fd == -1 ? -1 : pread(fd, b, want, m->env.data_off);
@@ -375,9 +282,9 @@ pending(const struct qmsg *m, char cls)
 	return 0;
 }
 
-/* forget - drop a message from memory (its file is already gone) */
-static void
-forget(struct qmsg *m)
+/* runner_forget - drop a message from memory (its file is already gone) */
+void
+runner_forget(struct qmsg *m)
 {
 	struct runner *r = m->r;
 
@@ -394,12 +301,12 @@ finish(struct qmsg *m)
 {
 	if (m->busy)
 		return;	/* the last job to end comes back here */
-	if (unlinkat(qdir(m), m->qid, 0) == -1 && errno != ENOENT)
+	if (unlinkat(runner_qdir(m), m->qid, 0) == -1 && errno != ENOENT)
 		log_warn("event=queue-error op=unlink qid=%s error=\"%s\"",
 		    m->qid, strerror(errno));
 	else
 		log_info("event=removed qid=%s", m->qid);
-	forget(m);
+	runner_forget(m);
 }
 
 /* sync_work - pool thread: make a status byte durable */
@@ -430,7 +337,7 @@ sync_done(void *arg)
 static void
 mark(struct qmsg *m, size_t i, char status, int durable)
 {
-	int fd = openat(qdir(m), m->qid, O_WRONLY | O_CLOEXEC);
+	int fd = openat(runner_qdir(m), m->qid, O_WRONLY | O_CLOEXEC);
 
 	m->env.rcpts[i].status = status;
 	if (fd == -1)
@@ -443,7 +350,7 @@ mark(struct qmsg *m, size_t i, char status, int durable)
 		/* a lost "delivered" mark means a duplicate, never a loss */
 		struct syncjob *j = xcalloc(1, sizeof(*j));
 
-		j->dirfd = qdir(m);
+		j->dirfd = runner_qdir(m);
 		str_copy(j->qid, sizeof(j->qid), m->qid);
 		workq_submit(m->r->wq, sync_work, sync_done, j);
 	}
@@ -463,11 +370,11 @@ backoff(const struct runner *r, unsigned attempts)
 static void bounces(struct qmsg *m);
 
 /*
- * result - record one recipient's delivery result: done, failed, or
+ * runner_result - record one recipient's delivery runner_result: done, failed, or
  * deferred until the next retry (failed once the message is too old).
  */
-static void
-result(struct qmsg *m, size_t i, int status, const char *why,
+void
+runner_result(struct qmsg *m, size_t i, int status, const char *why,
     const char *relay)
 {
 	struct runner *r = m->r;
@@ -516,7 +423,7 @@ local_work(void *arg)
 {
 	struct qmsg *m = arg;
 	struct runner *r = m->r;
-	int fd = openat(qdir(m), m->qid, O_RDWR | O_CLOEXEC);
+	int fd = openat(runner_qdir(m), m->qid, O_RDWR | O_CLOEXEC);
 	size_t i;
 
 	for (i = 0; i < m->env.nrcpt; i++) {
@@ -564,263 +471,10 @@ local_done(void *arg)
 			continue;
 		m->rs[i].inflight = 0;
 		if (!m->deleted)
-			result(m, i, m->res[i], m->why[i], "local");
+			runner_result(m, i, m->res[i], m->why[i], "local");
 		m->res[i] = -1;
 	}
-	schedule(m);
-}
-
-/* ---- remote delivery ---- */
-
-/* route_for - the next hop for a domain: a static route, the relayhost,
- * or NULL for its MX */
-static const struct route *
-route_for(const struct runner *r, const char *domain)
-{
-	void *v;
-
-	if (domset_match_domain(r->routes, domain, &v))
-		return v;
-	return r->rc.relayhost.host ? &r->rc.relayhost : NULL;
-}
-
-/* job_free - free a finished job */
-static void
-job_free(struct job *j)
-{
-	if (j->fd >= 0)
-		close(j->fd);
-	free(j->idx);
-	free(j->rcpts);
-	free(j);
-}
-
-static void job_done(void *arg, const struct remote_result *res);
-
-/* open_failed - the queue file could not be opened: try again later */
-static void
-open_failed(evutil_socket_t fd, short what, void *arg)
-{
-	struct job *j = arg;
-	struct remote_result res;
-	int *st = xcalloc(j->n, sizeof(int));
-	char (*why)[REMOTE_WHY] = xcalloc(j->n, REMOTE_WHY);
-	size_t i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < j->n; i++) {
-		st[i] = SMTP_TEMP;
-		snprintf(why[i], REMOTE_WHY, "cannot open queue file");
-	}
-	memset(&res, 0, sizeof(res));
-	res.status = st;
-	res.why = why;
-	job_done(j, &res);
-	free(st);
-	free(why);
-}
-
-/* start - begin a remote attempt for a job */
-static void
-start(struct runner *r, struct job *j)
-{
-	struct qmsg *m = j->m;
-	struct remote_req rq;
-	size_t i;
-
-	j->d->active++;
-	r->active++;
-	r->st.active++;
-	j->fd = openat(qdir(m), m->qid, O_RDONLY | O_CLOEXEC);
-	memset(&rq, 0, sizeof(rq));
-	rq.base = r->base;
-	rq.dns = r->rc.dns;
-	rq.ssl_ctx = r->rc.ssl_ctx;
-	rq.helo = r->rc.hostname;
-	rq.domain = j->domain;
-	if (j->route) {
-		rq.host = j->route->host;
-		rq.port = j->route->port;
-		rq.host_mx = j->route->host_mx;
-	}
-	if (j->route == &r->rc.relayhost && r->rc.auth_user) {
-		rq.auth_user = r->rc.auth_user;
-		rq.auth_pass = r->rc.auth_pass;
-	}
-	rq.tls_required = j->tls_required;
-	rq.fd = j->fd;
-	rq.off = m->env.data_off;
-	rq.size = m->env.size;
-	rq.body8 = strcmp(m->env.body, "8BITMIME") == 0;
-	rq.sender = m->env.from;
-	j->rcpts = xcalloc(j->n, sizeof(*j->rcpts));
-	for (i = 0; i < j->n; i++)
-		j->rcpts[i] = m->env.rcpts[j->idx[i]].addr;
-	rq.rcpts = j->rcpts;
-	rq.nrcpt = j->n;
-	rq.t_connect = r->rc.t_connect;
-	rq.t_cmd = r->rc.t_cmd;
-	rq.self = r->rc.self;
-	rq.nself = r->rc.nself;
-	if (j->fd == -1) {
-		/* report from the loop: pump() may be iterating over dests */
-		struct timeval z = { 0, 0 };
-
-		event_base_once(r->base, -1, EV_TIMEOUT, open_failed, j, &z);
-		return;
-	}
-	remote_deliver(&rq, job_done, j);
-}
-
-/* pump - start waiting jobs while the limits allow */
-static void
-pump(struct runner *r)
-{
-	size_t pos = 0;
-	const char *k;
-	void *v;
-
-	while (!r->stopping && r->active < r->rc.concurrency &&
-	    hmap_iter(r->dests, &pos, &k, &v)) {
-		struct dest *d = v;
-
-		while (d->head && d->active < r->rc.per_destination &&
-		    r->active < r->rc.concurrency) {
-			struct job *j = d->head;
-
-			d->head = j->next;
-			if (d->head == NULL)
-				d->tail = NULL;
-			start(r, j);
-		}
-	}
-}
-
-/* job_done - the attempt ended: record each recipient's result */
-static void
-job_done(void *arg, const struct remote_result *res)
-{
-	struct job *j = arg;
-	struct qmsg *m = j->m;
-	struct runner *r = m->r;
-	size_t i;
-
-	j->d->active--;
-	r->active--;
-	r->st.active--;
-	m->busy--;
-	for (i = 0; i < j->n; i++) {
-		size_t k = j->idx[i];
-
-		m->rs[k].inflight = 0;
-		if (!m->deleted)
-			result(m, k, res->status[i], res->why[i], res->relay);
-	}
-	job_free(j);
-	schedule(m);
-	pump(r);
-}
-
-/* enqueue - a job for the recipients idx[0..n) of m */
-static void
-enqueue(struct qmsg *m, const char *domain, const struct route *rt,
-    size_t *idx, size_t n)
-{
-	struct runner *r = m->r;
-	struct job *j = xcalloc(1, sizeof(*j));
-	char key[400];
-	struct dest *d;
-
-	j->m = m;
-	j->fd = -1;
-	j->idx = idx;
-	j->n = n;
-	j->route = rt;
-	str_copy(j->domain, sizeof(j->domain), domain);
-	if (rt == NULL && domain[0] == '[') {
-		/* an address literal names its host: no MX lookup */
-		const char *a = domain + 1;
-		size_t len;
-
-		if (strncasecmp(a, "ipv6:", 5) == 0)
-			a += 5;
-		len = strlen(a);
-		str_ncopy(j->lithost, sizeof(j->lithost), a,
-		    len > 0 ? len - 1 : 0);
-		j->lit.host = j->lithost;
-		j->lit.port = 25;
-		j->route = rt = &j->lit;
-	}
-	j->tls_required = domset_match_domain(r->tls, domain, NULL) != NULL;
-	if (rt)
-		snprintf(key, sizeof(key), "%s%s%s:%u", rt->host_mx ? "" : "[",
-		    rt->host, rt->host_mx ? "" : "]", rt->port);
-	else
-		snprintf(key, sizeof(key), "mx:%s", domain);
-	if ((d = hmap_get(r->dests, key)) == NULL) {
-		d = xcalloc(1, sizeof(*d));
-		d->key = xstrdup(key);
-		hmap_put(r->dests, key, d);
-	}
-	j->d = d;
-	if (d->tail)
-		d->tail->next = j;
-	else
-		d->head = j;
-	d->tail = j;
-	m->busy++;
-}
-
-/* rcpt_domain - "<u@d>" -> "d" (or "[literal]") */
-static void
-rcpt_domain(const char *addr, char *dst, size_t dstsize)
-{
-	const char *at = strrchr(addr, '@');
-	size_t n;
-
-	if (at == NULL) {
-		str_copy(dst, dstsize, "");
-		return;
-	}
-	n = strlen(at + 1);
-	str_ncopy(dst, dstsize, at + 1, n > 0 && at[n] == '>' ? n - 1 : n);
-	str_lower(dst);
-}
-
-/* dispatch_remote - group the due remote recipients by next hop */
-static void
-dispatch_remote(struct qmsg *m, time_t now)
-{
-	struct runner *r = m->r;
-	size_t i, k;
-
-	for (i = 0; i < m->env.nrcpt; i++) {
-		char dom[SMTP_DOMAIN_MAX + 3], other[SMTP_DOMAIN_MAX + 3];
-		const struct route *rt;
-		size_t *idx, n = 0;
-
-		if (m->env.rcpts[i].cls != 'R' ||
-		    m->env.rcpts[i].status != QR_PENDING ||
-		    m->rs[i].inflight || m->rs[i].next > now)
-			continue;
-		rcpt_domain(m->env.rcpts[i].addr, dom, sizeof(dom));
-		rt = route_for(r, dom);
-		idx = xcalloc(m->env.nrcpt, sizeof(*idx));
-		/* the same domain goes in one transaction */
-		for (k = i; k < m->env.nrcpt; k++) {
-			if (m->env.rcpts[k].cls != 'R' ||
-			    m->env.rcpts[k].status != QR_PENDING ||
-			    m->rs[k].inflight || m->rs[k].next > now)
-				continue;
-			rcpt_domain(m->env.rcpts[k].addr, other, sizeof(other));
-			if (strcmp(other, dom) != 0)
-				continue;
-			idx[n++] = k;
-			m->rs[k].inflight = 1;
-		}
-		enqueue(m, dom, rt, idx, n);
-	}
+	runner_schedule(m);
 }
 
 /* timer_cb - a message's next retry is due */
@@ -829,15 +483,15 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	schedule(arg);
+	runner_schedule(arg);
 }
 
 /*
- * schedule - start what is due now, then set the timer for the rest;
+ * runner_schedule - start what is due now, then set the timer for the rest;
  * bounce what failed; finish the message when nothing is pending.
  */
-static void
-schedule(struct qmsg *m)
+void
+runner_schedule(struct qmsg *m)
 {
 	struct runner *r = m->r;
 	time_t now = time(NULL), first = 0;
@@ -846,7 +500,7 @@ schedule(struct qmsg *m)
 
 	if (m->deleted) {
 		if (m->busy == 0)
-			forget(m);
+			runner_forget(m);
 		return;
 	}
 	bounces(m);
@@ -872,8 +526,8 @@ schedule(struct qmsg *m)
 		r->st.active++;
 		workq_submit(r->wq, local_work, local_done, m);
 	}
-	dispatch_remote(m, now);
-	pump(r);
+	outq_dispatch(m, now);
+	outq_pump(r);
 	for (i = 0; i < m->env.nrcpt; i++)
 		if (m->env.rcpts[i].status == QR_PENDING &&
 		    !m->rs[i].inflight && (first == 0 || m->rs[i].next < first))
@@ -1058,7 +712,7 @@ track(struct runner *r, const char *qid, struct qenv *e, int held)
 				    m->env.rcpts[i].addr, why);
 			}
 	}
-	schedule(m);
+	runner_schedule(m);
 }
 
 /* add - load one file from a directory */
@@ -1078,7 +732,6 @@ add(struct runner *r, const char *qid, int held)
 	track(r, qid, &e, held);
 }
 
-static void do_hold(struct qmsg *m, void *arg);
 
 /*
  * runner_add - the spool committed qid (spool_on_queued callback). Mail
@@ -1093,7 +746,7 @@ runner_add(void *arg, const char *qid)
 	add(r, qid, 0);
 	if ((m = hmap_get(r->msgs, qid)) != NULL && r->rc.is_held &&
 	    r->rc.is_held(r->rc.held_arg, m->env.client, m->env.auth))
-		do_hold(m, "abuse-rule");
+		qadmin_hold_one(m, "abuse-rule");
 }
 
 /* load_dir - every file of one spool directory */
@@ -1141,267 +794,4 @@ runner_load(struct runner *r)
 	if (q + h > 0)
 		log_info("event=queue-loaded messages=%u held=%u", q + h, h);
 	return 0;
-}
-
-/* ---- the admin's verbs ---- */
-
-/* pat_match - an address against "user@domain", "user@", "domain", ".domain" */
-static int
-pat_match(const char *pat, const char *addr)
-{
-	struct domset *d;
-	char local[SMTP_PATH_MAX + 1], dom[SMTP_PATH_MAX + 1];
-	const char *at;
-	int hit;
-	size_t n = strlen(addr);
-
-	if (n >= 2 && addr[0] == '<')
-		str_ncopy(local, sizeof(local), addr + 1, n - 2);
-	else
-		str_copy(local, sizeof(local), addr);
-	at = strrchr(local, '@');
-	if (at) {
-		str_copy(dom, sizeof(dom), at + 1);
-		local[at - local] = '\0';
-	} else
-		dom[0] = '\0';
-	if (strcasecmp(pat, "<>") == 0)
-		return n == 2 && strcmp(addr, "<>") == 0;
-	d = domset_new();
-	if (domset_add(d, pat, NULL) == -1) {
-		domset_free(d);
-		return 0;
-	}
-	hit = domset_match_addr(d, local, dom, NULL) != NULL;
-	domset_free(d);
-	return hit;
-}
-
-/* selected - does m match the selection? */
-static int
-selected(const struct qmsg *m, const struct qsel *s)
-{
-	time_t age = time(NULL) - m->env.time;
-	size_t i;
-	int hit;
-
-	if (m->deleted)
-		return 0;
-	if (s->qid[0] && strcmp(s->qid, m->qid) != 0)
-		return 0;
-	if (s->held >= 0 && m->held != s->held)
-		return 0;
-	if (s->older && age < s->older)
-		return 0;
-	if (s->newer && age > s->newer)
-		return 0;
-	if (s->sender[0] && !pat_match(s->sender, m->env.from))
-		return 0;
-	if (s->user[0] && strcasecmp(s->user, m->env.auth) != 0)
-		return 0;
-	if (s->rcpt[0]) {
-		for (hit = 0, i = 0; i < m->env.nrcpt && !hit; i++)
-			hit = m->env.rcpts[i].status == QR_PENDING &&
-			    pat_match(s->rcpt, m->env.rcpts[i].addr);
-		if (!hit)
-			return 0;
-	}
-	if (s->bits >= 0) {
-		struct cidr_set *cs = cidr_set_new();
-		struct cidr c;
-		int fam;
-		unsigned char ip[16];
-
-		memset(&c, 0, sizeof(c));
-		c.family = s->family;
-		memcpy(c.addr, s->net, 16);
-		c.bits = (unsigned)s->bits;
-		cidr_set_add(cs, &c, NULL);
-		hit = cidr_parse_ip(m->env.client, &fam, ip) == 0 &&
-		    cidr_set_match(cs, fam, ip, NULL) != NULL;
-		cidr_set_free(cs);
-		if (!hit)
-			return 0;
-	}
-	return 1;
-}
-
-/* each - call fn on every selected message; returns how many */
-static size_t
-each(struct runner *r, const struct qsel *s, void (*fn)(struct qmsg *,
-    void *), void *arg)
-{
-	struct qmsg **list;
-	size_t pos = 0, n = 0, i;
-	const char *k;
-	void *v;
-
-	list = xcalloc(hmap_count(r->msgs) + 1, sizeof(*list));
-	while (hmap_iter(r->msgs, &pos, &k, &v))
-		if (selected(v, s))
-			list[n++] = v;
-	for (i = 0; i < n; i++)
-		fn(list[i], arg);
-	free(list);
-	return n;
-}
-
-struct listing {
-	struct buf	*b;
-	size_t		 n;
-};
-
-/* json_msg - one message as JSON */
-static void
-json_msg(struct qmsg *m, void *arg)
-{
-	struct listing *ls = arg;
-	struct buf *b = ls->b;
-	size_t i;
-
-	if (ls->n++ > 0)
-		(void)buf_putc(b, ',');
-	(void)buf_putc(b, '{');
-	json_kv_str(b, 0, "id", m->qid);
-	json_kv_int(b, 1, "time", (long long)m->env.time);
-	json_kv_int(b, 1, "age", (long long)(time(NULL) - m->env.time));
-	json_kv_str(b, 1, "from", m->env.from);
-	json_kv_str(b, 1, "client", m->env.client);
-	json_kv_str(b, 1, "user", m->env.auth);
-	json_kv_str(b, 1, "helo", m->env.helo);
-	json_kv_int(b, 1, "size", (long long)m->env.size);
-	json_kv_str(b, 1, "state", m->held ? "held" : m->busy ? "active" :
-	    "queued");
-	(void)buf_puts(b, ",\"recipients\":[");
-	for (i = 0; i < m->env.nrcpt; i++) {
-		const struct qrcpt *q = &m->env.rcpts[i];
-
-		(void)buf_puts(b, i ? ",{" : "{");
-		json_kv_str(b, 0, "address", q->addr);
-		json_kv_str(b, 1, "class", q->cls == 'L' ? "local" : "remote");
-		json_kv_str(b, 1, "status", q->status == QR_DONE ? "delivered" :
-		    q->status == QR_FAILED ? "failed" : m->rs[i].inflight ?
-		    "delivering" : "pending");
-		json_kv_int(b, 1, "attempts", m->rs[i].attempts);
-		json_kv_int(b, 1, "next_attempt", (long long)m->rs[i].next);
-		json_kv_str(b, 1, "last_error", m->rs[i].why);
-		json_kv_str(b, 1, "relay", m->rs[i].relay);
-		(void)buf_putc(b, '}');
-	}
-	(void)buf_puts(b, "]}");
-}
-
-/* runner_list - the selected messages as a JSON array into b */
-size_t
-runner_list(struct runner *r, const struct qsel *s, struct buf *b)
-{
-	struct listing ls = { b, 0 };
-	size_t n;
-
-	(void)buf_putc(b, '[');
-	n = each(r, s, json_msg, &ls);
-	(void)buf_putc(b, ']');
-	return n;
-}
-
-/* do_hold - move to hold/ and stop scheduling */
-static void
-do_hold(struct qmsg *m, void *arg)
-{
-	struct runner *r = m->r;
-	const char *by = arg ? arg : "admin";
-
-	if (m->held)
-		return;
-	if (renameat(spool_dirfd(r->sp, "queue"), m->qid,
-	    spool_dirfd(r->sp, "hold"), m->qid) == -1) {
-		log_warn("event=queue-error op=hold qid=%s error=\"%s\"",
-		    m->qid, strerror(errno));
-		return;
-	}
-	m->held = 1;
-	r->st.held++;
-	if (m->timer)
-		evtimer_del(m->timer);
-	log_info("event=held qid=%s by=%s client=%s%s%s", m->qid, by,
-	    m->env.client, m->env.auth[0] ? " user=" : "", m->env.auth);
-}
-
-/* do_release - back to queue/, due at once */
-static void
-do_release(struct qmsg *m, void *arg)
-{
-	struct runner *r = m->r;
-	size_t i;
-
-	(void)arg;
-	if (!m->held)
-		return;
-	if (renameat(spool_dirfd(r->sp, "hold"), m->qid,
-	    spool_dirfd(r->sp, "queue"), m->qid) == -1) {
-		log_warn("event=queue-error op=release qid=%s error=\"%s\"",
-		    m->qid, strerror(errno));
-		return;
-	}
-	m->held = 0;
-	r->st.held--;
-	for (i = 0; i < m->env.nrcpt; i++)
-		m->rs[i].next = 0;
-	log_info("event=released qid=%s by=admin", m->qid);
-	schedule(m);
-}
-
-/* do_delete - remove the message; a delivery under way ends first */
-static void
-do_delete(struct qmsg *m, void *arg)
-{
-	(void)arg;
-	if (unlinkat(qdir(m), m->qid, 0) == -1 && errno != ENOENT) {
-		log_warn("event=queue-error op=delete qid=%s error=\"%s\"",
-		    m->qid, strerror(errno));
-		return;
-	}
-	log_info("event=deleted qid=%s from=%s client=%s by=admin", m->qid,
-	    m->env.from, m->env.client);
-	m->deleted = 1;
-	if (m->timer)
-		evtimer_del(m->timer);
-	if (m->busy == 0)
-		forget(m);
-}
-
-/* do_flush - every pending recipient due now */
-static void
-do_flush(struct qmsg *m, void *arg)
-{
-	size_t i;
-
-	(void)arg;
-	for (i = 0; i < m->env.nrcpt; i++)
-		m->rs[i].next = 0;
-	schedule(m);
-}
-
-size_t
-runner_hold(struct runner *r, const struct qsel *s)
-{
-	return each(r, s, do_hold, s->by[0] ? (void *)s->by : NULL);
-}
-
-size_t
-runner_release(struct runner *r, const struct qsel *s)
-{
-	return each(r, s, do_release, NULL);
-}
-
-size_t
-runner_delete(struct runner *r, const struct qsel *s)
-{
-	return each(r, s, do_delete, NULL);
-}
-
-size_t
-runner_flush(struct runner *r, const struct qsel *s)
-{
-	return each(r, s, do_flush, NULL);
 }
