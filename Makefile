@@ -82,7 +82,14 @@ asan-bin:
 integration: all
 	/usr/bin/python3 -m pytest -q -x tests/integration
 
-test: deps all unit asan integration docs-check
+test: deps all unit asan integration fuzz-check docs-check
+
+# Every fuzz target builds, every past crash stays fixed, and each target
+# runs briefly over its seed corpus (`make fuzz` runs them longer).
+fuzz-check:
+	$(MAKE) -C fuzz -j2 all
+	$(MAKE) -C fuzz repro
+	$(MAKE) -C fuzz run FUZZ_SECONDS=2
 
 docs-check: $(BUILD)/sluiced
 	scripts/check-docs.sh $(BUILD)/sluiced
@@ -100,6 +107,7 @@ clean:
 	rm -rf build
 
 .PHONY: all deps run run-web unit asan asan-bin integration test docs-check fuzz \
+        fuzz-check \
         bench format clean
 .SECONDARY:
 

@@ -144,6 +144,10 @@ qfile_parse(const char *p, size_t n, struct qenv *e, char *err,
 			goto bad;
 		}
 		len = (size_t)(nl - line);
+		if (memchr(line, '\0', len) != NULL) {
+			snprintf(err, errsize, "NUL byte in envelope");
+			goto bad;
+		}
 		if (len == 4 && memcmp(line, "data", 4) == 0) {
 			e->data_off = (off_t)(off + 5);
 			break;

@@ -78,9 +78,12 @@ parse_ipv4(const char *s, size_t n, unsigned char *ip)
 			i++;
 		}
 		for (v = 0, digits = 0; i < n && s[i] >= '0' && s[i] <= '9';
-		    i++, digits++)
+		    i++) {
+			if (++digits > 3)
+				return 0;	/* and v stays small */
 			v = v * 10 + (s[i] - '0');
-		if (digits == 0 || digits > 3 || v > 255)
+		}
+		if (digits == 0 || v > 255)
 			return 0;
 		ip[part] = (unsigned char)v;
 	}
@@ -112,7 +115,8 @@ addr_parse_literal(const char *s, size_t n, struct addr *a)
 	    tag + 1 == n)
 		return 0;
 	if (str_ieqn(s, tag, "IPv6")) {
-		if (n - tag - 1 >= sizeof(tmp))
+		if (n - tag - 1 >= sizeof(tmp) ||
+		    memchr(s + tag + 1, '\0', n - tag - 1) != NULL)
 			return 0;
 		memcpy(tmp, s + tag + 1, n - tag - 1);
 		tmp[n - tag - 1] = '\0';
