@@ -8,6 +8,7 @@ libevent-dev libssl-dev libc-ares-dev libconfig-dev libcmocka-dev libcrypt-dev
 libsqlite3-dev
 clang libclang-rt-14-dev
 python3 python3-pytest python3-aiosmtpd swaks nmap postfix dnsmasq-base
+msmtp dovecot-core
 openssl curl procps"
 
 missing=""
@@ -29,5 +30,11 @@ fi
 echo "postfix postfix/main_mailer_type select No configuration" |
 	debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
+# Peers for the tests only: no package may start a system service.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq $missing

@@ -44,6 +44,22 @@ end(struct dq *q, int result, const char *why)
 	free(q);
 }
 
+/* has_field - does the tab-separated line hold exactly this field? */
+static int
+has_field(const char *line, const char *field)
+{
+	size_t n = strlen(field);
+	const char *p = line;
+
+	while ((p = strchr(p, '\t')) != NULL) {
+		p++;
+		if (strncmp(p, field, n) == 0 && (p[n] == '\0' ||
+		    p[n] == '\t'))
+			return 1;
+	}
+	return 0;
+}
+
 /* read_cb - the server's lines */
 static void
 read_cb(struct bufferevent *bev, void *arg)
@@ -77,7 +93,9 @@ read_cb(struct bufferevent *bev, void *arg)
 		}
 		if (strncmp(line, "FAIL\t1", 6) == 0 && (line[6] == '\0' ||
 		    line[6] == '\t')) {
-			int temp = strstr(line, "\ttemp") != NULL;
+			/* "temp" (Dovecot 2.2), "code=temp_fail" (2.3) */
+			int temp = has_field(line, "temp") ||
+			    has_field(line, "code=temp_fail");
 
 			free(line);
 			end(q, temp ? DOVECOT_TEMP : DOVECOT_FAIL,

@@ -54,6 +54,13 @@ tls_server_ctx(const char *cert, const char *key, char *err, size_t errsize)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/*
+	 * A client that closes without close_notify is an EOF, as in clear
+	 * (SMTP frames its own data), not an error with errno 0.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errsize, "tls.cert %s: %s", cert, ossl_err());
 		SSL_CTX_free(ctx);

@@ -119,10 +119,11 @@ authfail_record(struct authfail *a, const char *ip, time_t now,
 
 /* authfail_clear - a success forgets the failures */
 void
-authfail_clear(struct authfail *a, const char *ip)
+authfail_clear(struct authfail *a, const char *ip, time_t now)
 {
 	struct entry *e = hmap_get(a->map, ip);
 
-	if (e != NULL && e->blocked_until == 0)
+	/* not while a block is in force (a check begun before it) */
+	if (e != NULL && e->blocked_until <= now)
 		free(hmap_del(a->map, ip));
 }

@@ -21,6 +21,6 @@ void	authfail_free(struct authfail *a);
 int	authfail_blocked(struct authfail *a, const char *ip, time_t now);
 unsigned authfail_record(struct authfail *a, const char *ip, time_t now,
 	    unsigned *delay, int *blocked_now);
-void	authfail_clear(struct authfail *a, const char *ip);
+void	authfail_clear(struct authfail *a, const char *ip, time_t now);
 
 #endif

@@ -195,7 +195,7 @@ auth_result(struct authjob *j, int ok, int temp)
 	srv = j->c->srv;
 	if (ok) {
 		j->result = AUTH_OK;
-		authfail_clear(srv->authfail, j->ip);
+		authfail_clear(srv->authfail, j->ip, time(NULL));
 	} else if (temp)
 		j->result = AUTH_TEMP;
 	else {
@@ -917,7 +917,15 @@ conn_shutdown_all(struct server *srv)
 	struct conn *c;
 
 	for (c = srv->conns; c != NULL; c = c->next) {
-		if (c->dead || c->closing || smtp_session_paused(c->s))
+		if (c->dead || c->closing)
+			continue;
+		if (c->tls_pending) {
+			/* mid-handshake: no channel for a 421, nothing to
+			 * finish; kill_conn only marks it, the list stays */
+			kill_conn(c);
+			continue;
+		}
+		if (smtp_session_paused(c->s))
 			continue;
 		smtp_session_shutdown(c->s, NULL);
 		flush(c);

@@ -216,7 +216,7 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 		    sizeof(err));
 
 		if (db == NULL) {
-			log_err("event=passwd-reload-failed problem=\"%s\" "
+			log_warn("event=passwd-reload-failed problem=\"%s\" "
 			    "action=keeping-old-file", err);
 			return;
 		}

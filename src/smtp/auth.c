@@ -186,6 +186,14 @@ auth_line(struct smtp_session *s, const char *line, size_t len,
 			session_error(s);
 			return;
 		}
+		if (n > CRED_MAX) {
+			/* never cut a name short: that is another user */
+			reply_add(&s->out, 535, "5.7.8", "Authentication "
+			    "credentials invalid");
+			back(s);
+			session_error(s);
+			return;
+		}
 		str_copy(s->login_user, sizeof(s->login_user), buf);
 		reply_add(&s->out, 334, NULL, "UGFzc3dvcmQ6");	/* Password: */
 		return;

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "smtp/cmd.h"
 #include "smtp/limits.h"
@@ -111,6 +112,14 @@ cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,
 
 	if (s->state == ST_AUTH) {
 		auth_line(s, line, len, flags);
+		return;
+	}
+	if ((flags & LINE_TOOLONG) && s->lb.headlen >= 5 &&
+	    strncasecmp(s->lb.head, "AUTH ", 5) == 0) {
+		/* RFC 4954 4: an over-long initial response */
+		reply_add(&s->out, 500, "5.5.6", "Authentication exchange "
+		    "line is too long");
+		session_error(s);
 		return;
 	}
 	if (flags & LINE_TOOLONG) {

@@ -11,6 +11,7 @@ line_init(struct linebuf *lb, size_t max)
 	lb->flags = 0;
 	lb->overflow = 0;
 	lb->ready = 0;
+	lb->headlen = 0;
 }
 
 /* line_release - free the buffer */
@@ -43,6 +44,13 @@ line_feed(struct linebuf *lb, const char *p, size_t n)
 		return 0;
 	lf = memchr(p, '\n', n);
 	take = lf ? (size_t)(lf - p) + 1 : n;
+	if (lb->headlen < LINE_HEAD) {
+		size_t k = LINE_HEAD - lb->headlen;
+
+		k = take < k ? take : k;
+		memcpy(lb->head + lb->headlen, p, k);
+		lb->headlen += k;
+	}
 	for (i = 0; i < take; i++) {
 		unsigned char c = (unsigned char)p[i];
 
@@ -92,6 +100,7 @@ line_clear(struct linebuf *lb)
 	lb->flags = 0;
 	lb->overflow = 0;
 	lb->ready = 0;
+	lb->headlen = 0;
 }
 
 /* line_partial - are some bytes of an unfinished line buffered? */

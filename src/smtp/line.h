@@ -20,6 +20,8 @@
 #define LINE_NUL	0x04	/* a NUL byte */
 #define LINE_TOOLONG	0x08	/* over the cap; text was dropped */
 #define LINE_8BIT	0x10	/* a byte >= 0x80 */
+/* Octets kept of every line, over-long ones too (the verb, for replies). */
+#define LINE_HEAD	8
 
 struct linebuf {
 	struct buf	b;	/* the line so far, without CRLF */
@@ -27,6 +29,8 @@ struct linebuf {
 	unsigned	flags;
 	int		overflow;
 	int		ready;	/* a complete line is in b */
+	char		head[LINE_HEAD];	/* its first octets, kept even */
+	size_t		headlen;		/* when the rest is dropped */
 };
 
 void	line_init(struct linebuf *lb, size_t max);
