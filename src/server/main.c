@@ -198,7 +198,110 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(srv->base, &grace);
 }
 
-/* hup_cb - SIGHUP: reopen the log file, reload the passwd file */
+/* same_list - are two string lists equal? */
+static int
+same_list(char **a, char **b)
+{
+	for (; a && *a && b && *b; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return 0;
+	return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
+}
+
+/*
+ * reload - SIGHUP: read the configuration file again. The policy, the
+ * lists, the limits and the abuse rules change at once; the counters and
+ * the runtime lists stay. What the running process cannot change (the
+ * listeners, spool, TLS keys, outbound routing) waits for a restart, and
+ * the log says so. A file with errors changes nothing.
+ */
+static void
+reload(struct server *srv)
+{
+	struct abuse_rule *rules;
+	struct policy_conf pc;
+	struct policy *np;
+	struct conf *nc;
+	char err[512], *errs = NULL;
+	size_t errlen = 0, i, n = 0;
+	FILE *ef;
+
+	if (srv->conf_path == NULL)
+		return;
+	if ((ef = open_memstream(&errs, &errlen)) == NULL)
+		return;
+	nc = conf_load(srv->conf_path, ef);
+	fclose(ef);
+	if (nc == NULL) {
+		char q[LOG_QUOTE_MAX];
+
+		log_warn("event=config-reload-failed path=%s action=keeping-"
+		    "old errors=%s", srv->conf_path,
+		    log_quote(q, sizeof(q), errs, errlen));
+		free(errs);
+		return;
+	}
+	free(errs);
+	conf_policy(nc, &pc);
+	if ((np = policy_new(&pc, err, sizeof(err))) == NULL) {
+		log_warn("event=config-reload-failed problem=\"%s\"", err);
+		conf_free(nc);
+		return;
+	}
+	for (i = 0; nc->abuse_rules && nc->abuse_rules[i]; i++)
+		n++;
+	rules = xcalloc(n ? n : 1, sizeof(*rules));
+	for (i = 0; i < n; i++)
+		abuse_parse_rule(nc->abuse_rules[i], &rules[i], err,
+		    sizeof(err));
+	abuse_set_rules(srv->abuse, rules, n);
+	free(rules);
+	policy_set_dynlist(np, srv->lists);
+	if (nc->hostname[0] == '\0') {
+		free(nc->hostname);
+		nc->hostname = xstrdup(srv->conf->hostname);
+	}
+	if (!same_list(nc->listen, srv->conf->listen) ||
+	    strcmp(nc->spool_dir, srv->conf->spool_dir) ||
+	    strcmp(nc->maildir_root, srv->conf->maildir_root) ||
+	    strcmp(nc->tls_cert, srv->conf->tls_cert) ||
+	    strcmp(nc->relayhost, srv->conf->relayhost) ||
+	    !same_list(nc->routes, srv->conf->routes))
+		log_warn("event=config-reload-partial problem=\"listeners, "
+		    "spool, Maildirs, TLS keys and outbound routing change only "
+		    "with a restart\"");
+	srv->params.policy = np;
+	srv->params.hostname = nc->hostname;
+	srv->params.banner = nc->banner;
+	srv->params.max_msgsize = nc->message_size;
+	srv->params.max_rcpts = (size_t)nc->recipients;
+	srv->params.max_errors = (unsigned)nc->errors;
+	srv->params.reject_long_lines = nc->reject_long_lines;
+	for (i = 0; i < srv->nlisteners; i++) {
+		struct smtp_params *lp = &srv->listeners[i].params;
+
+		lp->policy = np;
+		lp->hostname = nc->hostname;
+		lp->banner = nc->banner;
+		lp->max_msgsize = nc->message_size;
+		lp->max_rcpts = (size_t)nc->recipients;
+		lp->max_errors = (unsigned)nc->errors;
+		lp->reject_long_lines = nc->reject_long_lines;
+	}
+	/* sessions read the policy through their listener's params: the
+	 * old one has no user left; the old configuration keeps strings
+	 * others point to, until exit */
+	policy_free(srv->policy);
+	srv->policy = np;
+	srv->old_confs = xreallocarray(srv->old_confs, srv->nold + 1,
+	    sizeof(*srv->old_confs));
+	srv->old_confs[srv->nold++] = srv->conf;
+	srv->conf = nc;
+	log_info("event=config-reloaded path=%s rules=%zu", srv->conf_path, n);
+}
+
+/* hup_cb - SIGHUP: reload the configuration, reopen the log file,
+ * reload the passwd file */
 static void
 hup_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -207,6 +310,7 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
+	reload(srv);
 	if (log_open("sluiced", srv->conf->log) == -1)
 		log_warn("event=log-reopen-failed path=%s", srv->conf->log);
 	else
@@ -476,6 +580,9 @@ teardown(struct server *srv, struct runner_conf *rc)
 	hmap_free(srv->st.rejections);
 	policy_free(srv->policy);
 	conf_free(srv->conf);
+	for (i = 0; i < srv->nold; i++)
+		conf_free(srv->old_confs[i]);
+	free(srv->old_confs);
 	event_base_free(srv->base);
 	log_close();
 }
@@ -526,6 +633,7 @@ main(int argc, char **argv)
 		usage();
 
 	memset(&srv, 0, sizeof(srv));
+	srv.conf_path = path;
 	srv.conf = path ? conf_load(path, stderr) : conf_default();
 	if (srv.conf == NULL) {
 		fprintf(stderr, "sluiced: %s has errors; not starting\n", path);

@@ -79,6 +79,9 @@ struct server {
 	char			*lists_path;
 	struct metrics		*metrics;
 	struct event		*expire;
+	const char		*conf_path;	/* -c FILE, or NULL */
+	struct conf		**old_confs;	/* replaced by reloads */
+	size_t			 nold;
 	struct srvstats		 st;
 };
 
