@@ -212,7 +212,7 @@ cmd_probe(int argc, char **argv)
 	char *auth = NULL, err[512];
 	struct event_base *base;
 	struct probe *p;
-	int ch, quiet = 0, rc;
+	int ch, quiet = 0, rc, outside_given = 0;
 
 	memset(&o, 0, sizeof(o));
 	memset(&c, 0, sizeof(c));
@@ -267,7 +267,7 @@ cmd_probe(int argc, char **argv)
 			o.source = (struct sockaddr *)&src;
 			break;
 		}
-		case O_OUTSIDE: o.outside = optarg; break;
+		case O_OUTSIDE: o.outside = optarg; outside_given = 1; break;
 		case O_OUTSIDE_IP: o.outside_ip = optarg; break;
 		case O_TDOMAIN: o.target_domain = optarg; break;
 		case O_HELO: o.helo = optarg; break;
@@ -325,6 +325,12 @@ cmd_probe(int argc, char **argv)
 		*colon = '\0';
 		o.auth_user = auth;
 		o.auth_pass = colon + 1;
+	}
+	if (o.delivery && !outside_given) {
+		fprintf(stderr, "sluice probe: delivery mode needs --outside "
+		    "DOMAIN: a domain whose mail reaches your --catch listener "
+		    "or --maildir\n");
+		return 2;
 	}
 	if (o.delivery && catch_addr == NULL && o.maildir == NULL) {
 		fprintf(stderr, "sluice probe: delivery mode needs --catch "

@@ -25,7 +25,8 @@ usage(void)
 "  flush           try delivery now\n"
 "selectors (all must match; hold, release, delete and flush need one):\n"
 "  --id ID  --sender PATTERN  --rcpt PATTERN  --rcpt-domain DOMAIN\n"
-"  --client-ip ADDR[/BITS]  --older-than DURATION  --newer-than DURATION\n"
+"  --client-ip ADDR[/BITS]  --user LOGIN  --older-than DURATION\n"
+"  --newer-than DURATION\n"
 "  --held  --active  --all\n"
 "  PATTERN: user@domain, user@, domain or .domain (subdomains); <> for the\n"
 "  null sender. DURATION: 30s, 10m, 4h, 2d.\n");
@@ -178,7 +179,7 @@ int
 cmd_queue(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_ID, O_SENDER, O_RCPT, O_RDOM, O_CLIENT,
-	    O_OLDER, O_NEWER, O_HELD, O_ACTIVE, O_ALL, O_JSON };
+	    O_OLDER, O_NEWER, O_HELD, O_ACTIVE, O_ALL, O_JSON, O_USER };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -193,6 +194,7 @@ cmd_queue(int argc, char **argv)
 		{ "active", no_argument, NULL, O_ACTIVE },
 		{ "all", no_argument, NULL, O_ALL },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "user", required_argument, NULL, O_USER },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *socket = NULL, *verb = "list";
@@ -214,6 +216,7 @@ cmd_queue(int argc, char **argv)
 		case O_RCPT: key = "rcpt"; break;
 		case O_RDOM: key = "rcpt"; break;
 		case O_CLIENT: key = "client"; break;
+		case O_USER: key = "user"; break;
 		case O_OLDER: key = "older"; break;
 		case O_NEWER: key = "newer"; break;
 		case O_HELD: buf_puts(&req, "\theld=1"); continue;

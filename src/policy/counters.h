@@ -31,7 +31,7 @@ enum counter {
 };
 
 #define COUNTERS_BUCKETS	60	/* one per minute: an hour */
-#define COUNTERS_DOMAINS	64	/* distinct domains remembered per key */
+#define COUNTERS_DOMAINS	128	/* distinct domains remembered per key */
 
 struct ckey {
 	char		 name[72];	/* "ip:192.0.2.7" or "user:alice" */

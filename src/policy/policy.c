@@ -415,18 +415,18 @@ policy_helo(const struct policy *p, const struct policy_client *c,
 	}
 	if (n > 0 && name[n - 1] == '.')
 		name[n - 1] = '\0';	/* a trailing root dot is the same name */
-	if (domset_match_domain(p->deny_helo.pats, name, &val) &&
-	    !domset_match_domain(p->allow_helo.pats, name, NULL)) {
-		deny_hit(v, val, "helo", 550, "5.7.1",
-		    "HELO name rejected");
-		return;
-	}
-	{
-		const struct dl_entry *e = dynlist_match_addr(p->dyn, DL_DENY,
-		    DL_HELO, NULL, name, 0);
+	/* an allow entry, in the file or at run time, beats any deny */
+	if (!domset_match_domain(p->allow_helo.pats, name, NULL) &&
+	    !dynlist_match_addr(p->dyn, DL_ALLOW, DL_HELO, NULL, name, 0)) {
+		const struct dl_entry *e;
 
-		if (e && !dynlist_match_addr(p->dyn, DL_ALLOW, DL_HELO, NULL,
-		    name, 0)) {
+		if (domset_match_domain(p->deny_helo.pats, name, &val)) {
+			deny_hit(v, val, "helo", 550, "5.7.1",
+			    "HELO name rejected");
+			return;
+		}
+		if ((e = dynlist_match_addr(p->dyn, DL_DENY, DL_HELO, NULL,
+		    name, 0)) != NULL) {
 			dyn_hit(v, e, 550, "5.7.1", "HELO name rejected");
 			return;
 		}
@@ -497,19 +497,21 @@ policy_mail(const struct policy *p, const struct policy_client *c,
 	}
 	if (!(sender->flags & ADDR_NULL)) {
 		domain_key(sender, dom, sizeof(dom));
-		if (domset_match_addr(p->deny_senders.pats, sender->local, dom,
-		    &val) && !domset_match_addr(p->allow_senders.pats,
-		    sender->local, dom, NULL)) {
-			deny_hit(v, val, "sender", 550, "5.7.1",
-			    "Sender address rejected");
-			return;
-		}
-		e = dynlist_match_addr(p->dyn, DL_DENY, DL_SENDER,
-		    sender->local, dom, 0);
-		if (e && !dynlist_match_addr(p->dyn, DL_ALLOW, DL_SENDER,
-		    sender->local, dom, 0)) {
-			dyn_hit(v, e, 550, "5.7.1", "Sender address rejected");
-			return;
+		if (!domset_match_addr(p->allow_senders.pats, sender->local,
+		    dom, NULL) && !dynlist_match_addr(p->dyn, DL_ALLOW,
+		    DL_SENDER, sender->local, dom, 0)) {
+			if (domset_match_addr(p->deny_senders.pats,
+			    sender->local, dom, &val)) {
+				deny_hit(v, val, "sender", 550, "5.7.1",
+				    "Sender address rejected");
+				return;
+			}
+			if ((e = dynlist_match_addr(p->dyn, DL_DENY, DL_SENDER,
+			    sender->local, dom, 0)) != NULL) {
+				dyn_hit(v, e, 550, "5.7.1",
+				    "Sender address rejected");
+				return;
+			}
 		}
 	}
 	set(v, POLICY_ACCEPT, 250, "2.1.0", "default", "Ok");
@@ -675,18 +677,19 @@ rcpt(const struct policy *p, const struct policy_client *c,
 	addr_format(r, shown, sizeof(shown));
 	domain_key(r, dom, sizeof(dom));
 	if (!(r->flags & ADDR_POSTMASTER) &&
-	    domset_match_addr(p->deny_rcpts.pats, r->local, dom, &val) &&
-	    !domset_match_addr(p->allow_rcpts.pats, r->local, dom, NULL)) {
-		deny_hit(v, val, "recipient", 550, "5.7.1",
-		    "Recipient address rejected");
-		return;
-	}
-	if (!(r->flags & ADDR_POSTMASTER)) {
-		const struct dl_entry *e = dynlist_match_addr(p->dyn, DL_DENY,
-		    DL_RECIPIENT, r->local, dom, 0);
+	    !domset_match_addr(p->allow_rcpts.pats, r->local, dom, NULL) &&
+	    !dynlist_match_addr(p->dyn, DL_ALLOW, DL_RECIPIENT, r->local,
+	    dom, 0)) {
+		const struct dl_entry *e;
 
-		if (e && !dynlist_match_addr(p->dyn, DL_ALLOW, DL_RECIPIENT,
-		    r->local, dom, 0)) {
+		if (domset_match_addr(p->deny_rcpts.pats, r->local, dom,
+		    &val)) {
+			deny_hit(v, val, "recipient", 550, "5.7.1",
+			    "Recipient address rejected");
+			return;
+		}
+		if ((e = dynlist_match_addr(p->dyn, DL_DENY, DL_RECIPIENT,
+		    r->local, dom, 0)) != NULL) {
 			dyn_hit(v, e, 550, "5.7.1",
 			    "Recipient address rejected");
 			return;

@@ -98,6 +98,16 @@ start(struct runner *r, struct job *j)
 	struct remote_req rq;
 	size_t i;
 
+	if (m->held || m->deleted) {
+		/* held or deleted while it waited: drop the attempt */
+		for (i = 0; i < j->n; i++)
+			m->rs[j->idx[i]].inflight = 0;
+		m->busy--;
+		outq_job_free(j);
+		if (m->deleted && m->busy == 0)
+			runner_forget(m);
+		return;
+	}
 	j->d->active++;
 	r->active++;
 	r->st.active++;

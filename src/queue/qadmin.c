@@ -123,11 +123,11 @@ selected(const struct qmsg *m, const struct qsel *s)
 
 /* each - call fn on every selected message; returns how many */
 static size_t
-each(struct runner *r, const struct qsel *s, void (*fn)(struct qmsg *,
+each(struct runner *r, const struct qsel *s, int (*fn)(struct qmsg *,
     void *), void *arg)
 {
 	struct qmsg **list;
-	size_t pos = 0, n = 0, i;
+	size_t pos = 0, n = 0, i, done;
 	const char *k;
 	void *v;
 
@@ -135,10 +135,10 @@ each(struct runner *r, const struct qsel *s, void (*fn)(struct qmsg *,
 	while (hmap_iter(r->msgs, &pos, &k, &v))
 		if (selected(v, s))
 			list[n++] = v;
-	for (i = 0; i < n; i++)
-		fn(list[i], arg);
+	for (i = 0, done = 0; i < n; i++)
+		done += fn(list[i], arg) > 0;
 	free(list);
-	return n;
+	return done;
 }
 
 struct listing {
@@ -147,7 +147,7 @@ struct listing {
 };
 
 /* json_msg - one message as JSON */
-static void
+static int
 json_msg(struct qmsg *m, void *arg)
 {
 	struct listing *ls = arg;
@@ -184,6 +184,7 @@ json_msg(struct qmsg *m, void *arg)
 		(void)buf_putc(b, '}');
 	}
 	(void)buf_puts(b, "]}");
+	return 1;
 }
 
 /* runner_list - the selected messages as a JSON array into b */
@@ -199,20 +200,20 @@ runner_list(struct runner *r, const struct qsel *s, struct buf *b)
 	return n;
 }
 
-/* qadmin_hold_one - move to hold/ and stop scheduling */
-void
+/* qadmin_hold_one - move to hold/ and stop scheduling; 1 if it moved */
+int
 qadmin_hold_one(struct qmsg *m, void *arg)
 {
 	struct runner *r = m->r;
 	const char *by = arg ? arg : "admin";
 
 	if (m->held)
-		return;
+		return 0;
 	if (renameat(spool_dirfd(r->sp, "queue"), m->qid,
 	    spool_dirfd(r->sp, "hold"), m->qid) == -1) {
 		log_warn("event=queue-error op=hold qid=%s error=\"%s\"",
 		    m->qid, strerror(errno));
-		return;
+		return 0;
 	}
 	m->held = 1;
 	r->st.held++;
@@ -220,10 +221,11 @@ qadmin_hold_one(struct qmsg *m, void *arg)
 		evtimer_del(m->timer);
 	log_info("event=held qid=%s by=%s client=%s%s%s", m->qid, by,
 	    m->env.client, m->env.auth[0] ? " user=" : "", m->env.auth);
+	return 1;
 }
 
 /* do_release - back to queue/, due at once */
-static void
+static int
 do_release(struct qmsg *m, void *arg)
 {
 	struct runner *r = m->r;
@@ -231,12 +233,12 @@ do_release(struct qmsg *m, void *arg)
 
 	(void)arg;
 	if (!m->held)
-		return;
+		return 0;
 	if (renameat(spool_dirfd(r->sp, "hold"), m->qid,
 	    spool_dirfd(r->sp, "queue"), m->qid) == -1) {
 		log_warn("event=queue-error op=release qid=%s error=\"%s\"",
 		    m->qid, strerror(errno));
-		return;
+		return 0;
 	}
 	m->held = 0;
 	r->st.held--;
@@ -244,17 +246,18 @@ do_release(struct qmsg *m, void *arg)
 		m->rs[i].next = 0;
 	log_info("event=released qid=%s by=admin", m->qid);
 	runner_schedule(m);
+	return 1;
 }
 
 /* do_delete - remove the message; a delivery under way ends first */
-static void
+static int
 do_delete(struct qmsg *m, void *arg)
 {
 	(void)arg;
 	if (unlinkat(runner_qdir(m), m->qid, 0) == -1 && errno != ENOENT) {
 		log_warn("event=queue-error op=delete qid=%s error=\"%s\"",
 		    m->qid, strerror(errno));
-		return;
+		return 0;
 	}
 	log_info("event=deleted qid=%s from=%s client=%s by=admin", m->qid,
 	    m->env.from, m->env.client);
@@ -263,10 +266,11 @@ do_delete(struct qmsg *m, void *arg)
 		evtimer_del(m->timer);
 	if (m->busy == 0)
 		runner_forget(m);
+	return 1;
 }
 
 /* do_flush - every pending recipient due now */
-static void
+static int
 do_flush(struct qmsg *m, void *arg)
 {
 	size_t i;
@@ -275,6 +279,7 @@ do_flush(struct qmsg *m, void *arg)
 	for (i = 0; i < m->env.nrcpt; i++)
 		m->rs[i].next = 0;
 	runner_schedule(m);
+	return 1;
 }
 
 size_t

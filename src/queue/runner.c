@@ -433,6 +433,12 @@ local_work(void *arg)
 
 		if (m->res[i] != -2)
 			continue;	/* not in this job */
+		if (m->held) {
+			/* held after this job was queued: not now */
+			m->res[i] = SMTP_TEMP;
+			str_copy(m->why[i], sizeof(m->why[i]), "held");
+			continue;
+		}
 		if (fd == -1) {
 			m->res[i] = SMTP_TEMP;
 			snprintf(m->why[i], sizeof(m->why[i]), "open queue file: "
@@ -715,9 +721,12 @@ track(struct runner *r, const char *qid, struct qenv *e, int held)
 	runner_schedule(m);
 }
 
-/* add - load one file from a directory */
+/*
+ * add - load one file from a directory. A new message (check_hold) from
+ * a source the abuse rules hold goes to hold/ before anything is tried.
+ */
 static void
-add(struct runner *r, const char *qid, int held)
+add(struct runner *r, const char *qid, int held, int check_hold)
 {
 	int dirfd = spool_dirfd(r->sp, held ? "hold" : "queue");
 	struct qenv e;
@@ -728,6 +737,16 @@ add(struct runner *r, const char *qid, int held)
 	if (read_env(dirfd, qid, &e, err, sizeof(err)) == -1) {
 		quarantine(r, dirfd, qid, err);
 		return;
+	}
+	if (check_hold && !held && r->rc.is_held &&
+	    r->rc.is_held(r->rc.held_arg, e.client, e.auth)) {
+		if (renameat(dirfd, qid, spool_dirfd(r->sp, "hold"), qid) == 0) {
+			held = 1;
+			log_info("event=held qid=%s by=abuse-rule client=%s%s%s",
+			    qid, e.client, e.auth[0] ? " user=" : "", e.auth);
+		} else
+			log_warn("event=queue-error op=hold qid=%s error=\"%s\"",
+			    qid, strerror(errno));
 	}
 	track(r, qid, &e, held);
 }
@@ -740,13 +759,7 @@ add(struct runner *r, const char *qid, int held)
 void
 runner_add(void *arg, const char *qid)
 {
-	struct runner *r = arg;
-	struct qmsg *m;
-
-	add(r, qid, 0);
-	if ((m = hmap_get(r->msgs, qid)) != NULL && r->rc.is_held &&
-	    r->rc.is_held(r->rc.held_arg, m->env.client, m->env.auth))
-		qadmin_hold_one(m, "abuse-rule");
+	add(arg, qid, 0, 1);
 }
 
 /* load_dir - every file of one spool directory */
@@ -777,7 +790,7 @@ load_dir(struct runner *r, const char *sub, int held)
 	}
 	closedir(d);
 	for (i = 0; i < cnt; i++) {
-		add(r, names[i], held);
+		add(r, names[i], held, 0);
 		free(names[i]);
 		n++;
 	}

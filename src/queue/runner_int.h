@@ -87,6 +87,6 @@ void	outq_pump(struct runner *r);
 void	outq_job_free(struct job *j);
 
 /* qadmin.c */
-void	qadmin_hold_one(struct qmsg *m, void *arg);
+int	qadmin_hold_one(struct qmsg *m, void *arg);
 
 #endif

@@ -30,12 +30,24 @@ abuse_parse_rule(const char *text, struct abuse_rule *r, char *err,
 	char name[64], counter[32], word[8], per[8], ge[4], in[4], arrow[4],
 	    act[16], lim[24], win[24], dur[24] = "1h";
 	uint64_t v;
-	int n;
+	int n, end = 0;
+	size_t i;
 
 	memset(r, 0, sizeof(*r));
 	n = sscanf(text, " %63[^:]: %31s %7s %7s %3s %23s %3s %23s %3s %15s "
-	    "%23s", name, counter, word, per, ge, lim, in, win, arrow, act,
-	    dur);
+	    "%23s %n", name, counter, word, per, ge, lim, in, win, arrow, act,
+	    dur, &end);
+	if (n == 11 && text[end] != '\0')
+		goto bad;	/* words after the duration: a typo, not ignored */
+	for (i = 0; name[i]; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') || name[i] == '-' ||
+		    name[i] == '_' || name[i] == '.')) {
+			snprintf(err, errsize, "rule \"%s\": a name is letters, "
+			    "digits, '-', '_' and '.'", text);
+			return -1;
+		}
 	if (n < 10 || strcmp(word, "per") != 0 || strcmp(ge, ">=") != 0 ||
 	    strcmp(in, "in") != 0 ||
 	    strcmp(arrow, "->") != 0)
@@ -59,6 +71,18 @@ abuse_parse_rule(const char *text, struct abuse_rule *r, char *err,
 		return -1;
 	}
 	r->window = (unsigned)v;
+	if (r->counter == CNT_DOMAINS && r->limit > COUNTERS_DOMAINS) {
+		snprintf(err, errsize, "rule \"%s\": at most %d distinct "
+		    "domains are counted", text, COUNTERS_DOMAINS);
+		return -1;
+	}
+	if (r->per_user && (r->counter == CNT_CONNECTIONS ||
+	    r->counter == CNT_AUTH_FAILURES)) {
+		snprintf(err, errsize, "rule \"%s\": %s are counted per ip "
+		    "only (no user is known yet)", text,
+		    counter_name(r->counter));
+		return -1;
+	}
 	if (strcmp(act, "tempfail") == 0)
 		r->action = ACT_TEMPFAIL;
 	else if (strcmp(act, "hold") == 0)

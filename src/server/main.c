@@ -68,11 +68,34 @@ check_broad(const struct server *srv, FILE *out)
 	int exposed = 0, bad = 0;
 	size_t i;
 
-	for (i = 0; i < srv->nlisteners; i++)
-		if (!srv->listeners[i].loopback)
-			exposed = 1;
+	for (i = 0; i < srv->nlisteners; i++) {
+		const struct listener *l = &srv->listeners[i];
+		size_t k;
+
+		if (l->loopback)
+			continue;
+		exposed = 1;
+		/* a listener's own networks= count as much */
+		for (k = 0; k < cidr_set_count(l->trusted); k++) {
+			const struct cidr *c = cidr_set_entry(l->trusted, k);
+			char text[64];
+
+			if (!cidr_is_broad(c))
+				continue;
+			cidr_format(c, text, sizeof(text));
+			bad++;
+			if (out)
+				fprintf(out, "sluiced: WARNING: listener %s "
+				    "trusts %s (networks=): every client in %s "
+				    "may relay mail through it (an open relay "
+				    "for that range)\n", l->name, text, text);
+			log_warn("event=config-warning listener=%s network=%s "
+			    "problem=\"broad network trusted on a non-loopback "
+			    "listener: OPEN RELAY RISK\"", l->name, text);
+		}
+	}
 	if (!exposed)
-		return 0;
+		return bad;
 	for (i = 0; i < cidr_set_count(nets); i++) {
 		const struct cidr *c = cidr_set_entry(nets, i);
 		char text[64];
@@ -134,11 +157,12 @@ drop_privileges(const struct conf *cf)
 		fatal("event=startup-error problem=\"chown spool/maildir: %s\"",
 		    strerror(errno));
 	{
-		static const char *subs[] = { "tmp", "queue", "corrupt" };
+		static const char *subs[] = { "tmp", "queue", "hold",
+		    "corrupt" };
 		char p[4096];
 		size_t i;
 
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < 4; i++) {
 			snprintf(p, sizeof(p), "%s/%s", cf->spool_dir, subs[i]);
 			if (chown(p, pw->pw_uid, pw->pw_gid) == -1)
 				fatal("event=startup-error problem=\"chown %s: "
