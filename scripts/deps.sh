@@ -7,8 +7,8 @@ PKGS="make gcc pkg-config libc6-dev
 libevent-dev libssl-dev libc-ares-dev libconfig-dev libcmocka-dev libcrypt-dev
 libsqlite3-dev
 clang libclang-rt-14-dev
-python3 python3-pytest python3-aiosmtpd swaks nmap postfix dnsmasq-base
-msmtp dovecot-core
+python3 python3-pytest python3-pytest-xdist python3-aiosmtpd swaks nmap postfix dnsmasq-base
+msmtp dovecot-core chromium chromium-driver python3-selenium
 openssl curl procps"
 
 missing=""

@@ -326,15 +326,15 @@ cmd_probe(int argc, char **argv)
 		o.auth_user = auth;
 		o.auth_pass = colon + 1;
 	}
+	if (o.delivery && catch_addr == NULL && o.maildir == NULL) {
+		fprintf(stderr, "sluice probe: delivery mode needs --catch "
+		    "ADDR:PORT or --maildir DIR to see relayed mail arrive\n");
+		return 2;
+	}
 	if (o.delivery && !outside_given) {
 		fprintf(stderr, "sluice probe: delivery mode needs --outside "
 		    "DOMAIN: a domain whose mail reaches your --catch listener "
 		    "or --maildir\n");
-		return 2;
-	}
-	if (o.delivery && catch_addr == NULL && o.maildir == NULL) {
-		fprintf(stderr, "sluice probe: delivery mode needs --catch "
-		    "ADDR:PORT or --maildir DIR to see relayed mail arrive\n");
 		return 2;
 	}
 	c.progress = !quiet && !c.verbose && isatty(2);
