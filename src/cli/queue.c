@@ -198,9 +198,9 @@ cmd_queue(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *socket = NULL, *verb = "list";
-	char path[4096], *reply;
+	char path[4096], *reply = NULL;
 	struct buf req;
-	int ch, json = 0, ok;
+	int ch, json = 0, ok, rc;
 
 	buf_init(&req, 8192);
 	optind = 1;
@@ -236,31 +236,37 @@ cmd_queue(int argc, char **argv)
 		buf_printf(&req, "\tid=%s", argv[optind++]);
 		verb = "list";
 		if (!json) {
-			char *r;
 			struct buf full;
 
+			if (cli_control_path(config, socket, path,
+			    sizeof(path)) == NULL) {
+				rc = 2;
+				goto out;
+			}
 			buf_init(&full, 8192);
 			buf_printf(&full, "list%s\n", buf_cstr(&req));
-			if (cli_control_path(config, socket, path,
-			    sizeof(path)) == NULL)
-				return 2;
-			r = control_call(path, full.data, 30);
-			if (r == NULL)
+			reply = control_call(path, full.data, 30);
+			buf_release(&full);
+			if (reply == NULL)
 				goto down;
-			if (strstr(r, "\"count\":0") != NULL) {
+			if (strstr(reply, "\"count\":0") != NULL) {
 				fprintf(stderr, "sluice queue: no such message\n");
-				return 1;
+				rc = 1;
+				goto out;
 			}
-			print_list(r, 1);
-			return 0;
+			print_list(reply, 1);
+			rc = 0;
+			goto out;
 		}
 	}
 	if (optind != argc || (strcmp(verb, "list") && strcmp(verb, "hold") &&
 	    strcmp(verb, "release") && strcmp(verb, "delete") &&
 	    strcmp(verb, "flush")))
 		usage();
-	if (cli_control_path(config, socket, path, sizeof(path)) == NULL)
-		return 2;
+	if (cli_control_path(config, socket, path, sizeof(path)) == NULL) {
+		rc = 2;
+		goto out;
+	}
 	{
 		struct buf full;
 
@@ -282,7 +288,8 @@ cmd_queue(int argc, char **argv)
 				fputs(reply, stdout);
 		} else
 			fputs(reply, stdout);
-		return ok ? 0 : 1;
+		rc = ok ? 0 : 1;
+		goto out;
 	}
 	if (strcmp(verb, "list") == 0)
 		print_list(reply, 0);
@@ -292,10 +299,14 @@ cmd_queue(int argc, char **argv)
 		json_get(reply, "count", n, sizeof(n));
 		printf("%s: %s message%s\n", verb, n, strcmp(n, "1") ? "s" : "");
 	}
-	free(reply);
-	return 0;
+	rc = 0;
+	goto out;
 down:
 	fprintf(stderr, "sluice queue: sluiced is not running (cannot reach "
 	    "%s: %s)\n", path, strerror(errno));
-	return 3;
+	rc = 3;
+out:
+	free(reply);
+	buf_release(&req);
+	return rc;
 }

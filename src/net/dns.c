@@ -260,6 +260,21 @@ dns_lookup_addr(struct dns *d, const char *name, int family, dns_addr_cb cb,
 	struct q *q = new_q(d, arg);
 
 	q->acb = cb;
+	/* an address literal is its own answer: never a query */
+	if (family != AF_INET6 && inet_pton(AF_INET, name,
+	    &((struct sockaddr_in *)&q->addrs[0])->sin_addr) == 1) {
+		q->addrs[0].ss_family = AF_INET;
+		q->n = 1;
+		done(q, DNS_OK);
+		return;
+	}
+	if (family != AF_INET && inet_pton(AF_INET6, name,
+	    &((struct sockaddr_in6 *)&q->addrs[0])->sin6_addr) == 1) {
+		q->addrs[0].ss_family = AF_INET6;
+		q->n = 1;
+		done(q, DNS_OK);
+		return;
+	}
 	memset(&h, 0, sizeof(h));
 	h.ai_family = family;
 	h.ai_socktype = SOCK_STREAM;
@@ -282,6 +297,7 @@ mx_cb(void *arg, int st, int timeouts, unsigned char *abuf, int alen)
 {
 	struct q *q = arg;
 	struct ares_mx_reply *mx = NULL, *m;
+	size_t seen = 0;
 
 	(void)timeouts;
 	if (st != ARES_SUCCESS) {
@@ -293,6 +309,7 @@ mx_cb(void *arg, int st, int timeouts, unsigned char *abuf, int alen)
 		return;
 	}
 	for (m = mx; m != NULL && q->n < DNS_MAX_ANSWERS; m = m->next) {
+		seen++;
 		if (str_copy(q->mxs[q->n].host, sizeof(q->mxs[0].host),
 		    m->host) == -1)
 			continue;
@@ -308,7 +325,9 @@ mx_cb(void *arg, int st, int timeouts, unsigned char *abuf, int alen)
 		return;
 	}
 	qsort(q->mxs, q->n, sizeof(q->mxs[0]), cmp_mx);
-	done(q, q->n ? DNS_OK : DNS_NODATA);
+	/* MX records that are all unusable are a bad answer, not "no MX":
+	 * the implicit MX (RFC 5321 5.1) is only for domains without any */
+	done(q, q->n ? DNS_OK : seen ? DNS_BAD : DNS_NODATA);
 }
 
 /* dns_lookup_mx - the MX records of domain, sorted by preference */

@@ -25,11 +25,15 @@ enum op {
 	OP_FILE		/* sending message data, then its reply */
 };
 
+/* Seconds to wait for the reply to the final "." (RFC 5321 4.5.3.2.6). */
+#define SMTPC_DATA_DONE	600
+
 /* Refill the socket's output when it drops below this. */
 #define FILE_LOWAT	(64 * 1024)
 
 struct smtpc;
 static void read_cb(struct bufferevent *bev, void *arg);
+static void file_drained_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 
 struct smtpc {
@@ -55,6 +59,7 @@ struct smtpc {
 	off_t			 foff;
 	uint64_t		 fleft;
 	int			 bol, cr;	/* dot-stuffing state */
+	unsigned		 ftimeout;	/* per block, then for the reply */
 	struct event		*kick;		/* read already-buffered input */
 };
 
@@ -528,19 +533,41 @@ fill_file(struct smtpc *c)
 			evbuffer_add(out, "\r\n", 2);
 		evbuffer_add(out, ".\r\n", 3);
 		c->fd = -1;
-		bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+		/* the reply's time starts when the last byte has gone out */
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		bufferevent_setcb(c->bev, read_cb, file_drained_cb, event_cb, c);
 	}
 }
 
-/* file_write_cb - the socket drained: send more of the file */
+/* file_write_cb - the socket drained: the peer is reading (RFC 5321
+ * 4.5.3.2.5: the timeout is per block of data), send more of the file */
 static void
 file_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtpc *c = arg;
 
 	(void)bev;
-	if (c->op == OP_FILE)
+	if (c->op == OP_FILE) {
+		arm(c, c->ftimeout);
 		fill_file(c);
+	}
+}
+
+/*
+ * file_drained_cb - all of the message is handed to the kernel: wait for
+ * the reply. Much of the message may still be in socket buffers on its
+ * way, so this is RFC 5321 4.5.3.2.6's "DATA termination" wait: at least
+ * 10 minutes.
+ */
+static void
+file_drained_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtpc *c = arg;
+
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, c);
+	if (c->op == OP_FILE)
+		arm(c, c->ftimeout > SMTPC_DATA_DONE ? c->ftimeout :
+		    SMTPC_DATA_DONE);
 }
 
 /* smtpc_send_file - see smtpc.h */
@@ -558,6 +585,7 @@ smtpc_send_file(struct smtpc *c, int fd, off_t off, uint64_t size,
 	c->fleft = size;
 	c->bol = 1;
 	c->cr = 0;
+	c->ftimeout = timeout;
 	snprintf(msg, sizeof(msg), "(message, %llu bytes)",
 	    (unsigned long long)size);
 	note(c, SMTPC_SENT, msg, strlen(msg));

@@ -44,7 +44,8 @@ struct ckey {
 	/* actions in force */
 	time_t		 blocked_until, held_until, tempfail_until;
 	time_t		 noted_until;	/* allow-listed: alert given */
-	char		 why[64];	/* the rule that acted last */
+	char		 why[3][64];	/* the rule behind each action:
+					   block, hold, tempfail */
 	/* LRU list and hash chain (counters.c) */
 	struct ckey	*prev, *next, *hnext;
 };

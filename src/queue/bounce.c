@@ -15,6 +15,10 @@ dsn_status_from_reply(const char *why, int perm, char *dst, size_t dstsize)
 {
 	const char *p = why;
 
+	/* our own reasons start with the enhanced code: "5.4.6 mail loop" */
+	if (reply_parse_enh(why, strlen(why), dst, dstsize) > 0 &&
+	    dst[0] == (perm ? '5' : '4'))
+		return;
 	/* "... said: 550 5.1.1 text": find a reply code, then its enh code */
 	while (p && *p) {
 		if (p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&

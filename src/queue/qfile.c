@@ -61,6 +61,9 @@ qfile_format(struct buf *b, const struct tx *tx, const char *qid,
 		r |= buf_printf(b, "auth %s\n", u);
 		str_copy(e->auth, sizeof(e->auth), u);
 	}
+	r |= buf_puts(b, "warned ");
+	e->warned_off = (off_t)b->len;
+	r |= buf_puts(b, "0\n");
 	r |= buf_puts(b, "size ");
 	e->size_off = (off_t)b->len;
 	r |= buf_printf(b, "%0*d\n", QFILE_SIZE_DIGITS, 0);
@@ -192,6 +195,13 @@ qfile_parse(const char *p, size_t n, struct qenv *e, char *err,
 		} else if (KEY("auth")) {
 			if (field(e->auth, sizeof(e->auth), v, vlen))
 				goto toolong;
+		} else if (KEY("warned")) {
+			if (vlen != 1 || (v[0] != '0' && v[0] != '1')) {
+				snprintf(err, errsize, "bad warned");
+				goto bad;
+			}
+			e->warned = v[0] == '1';
+			e->warned_off = (off_t)(v - p);
 		} else if (KEY("body")) {
 			if (field(e->body, sizeof(e->body), v, vlen))
 				goto toolong;

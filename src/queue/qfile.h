@@ -12,6 +12,7 @@
  *   auth alice                       only when the client authenticated
  *   from <alice@example.org>
  *   body 8BITMIME
+ *   warned 0                         1 once the delay warning went out
  *   size 00000000000000004096       fixed width, written last
  *   rcpt P L alice <alice@localhost>     status class mailbox address
  *   rcpt P R - <bob@example.net>
@@ -68,6 +69,8 @@ struct qenv {
 	uint64_t	 size;		/* message bytes after the header */
 	off_t		 size_off;	/* where the size field's digits are */
 	off_t		 data_off;	/* where the message starts */
+	int		 warned;	/* the delay warning was sent */
+	off_t		 warned_off;	/* where its digit is (0: no field) */
 	struct qrcpt	*rcpts;		/* owned */
 	size_t		 nrcpt;
 };

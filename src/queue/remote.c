@@ -583,8 +583,19 @@ next_addr(struct rd *d)
 	snprintf(d->res.relay, sizeof(d->res.relay), "%s[%s]:%u",
 	    d->hosts[d->hi].host, ip, port);
 	if (is_self(d, a, port)) {
-		all(d, SMTP_PERM, "mail for %s loops back to myself (%s)",
-		    d->rq.domain, d->res.relay);
+		/*
+		 * RFC 5321 5.1: we are one of the MX hosts, so only the more
+		 * preferred ones count. If some were tried, their (last)
+		 * failure decides: the primary of a domain we back up being
+		 * down is a temporary failure, not a loop.
+		 */
+		if (d->hi > 0 && d->hosts[0].pref < d->hosts[d->hi].pref &&
+		    d->lasterr[0])
+			all(d, d->lasttemp ? SMTP_TEMP : SMTP_PERM, "%s",
+			    d->lasterr);
+		else
+			all(d, SMTP_PERM, "mail for %s loops back to myself "
+			    "(%s)", d->rq.domain, d->res.relay);
 		finish(d);
 		return;
 	}
@@ -691,8 +702,8 @@ mx_cb(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n)
 		d->implicit = 1;
 		break;
 	case DNS_NULLMX:
-		all(d, SMTP_PERM, "%s does not accept mail (null MX, RFC 7505)",
-		    name);
+		all(d, SMTP_PERM, "5.1.10 %s does not accept mail (null MX, "
+		    "RFC 7505)", name);
 		finish(d);
 		return;
 	case DNS_NXDOMAIN:

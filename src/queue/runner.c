@@ -356,6 +356,23 @@ mark(struct qmsg *m, size_t i, char status, int durable)
 	}
 }
 
+/* mark_warned - record in the queue file that the delay warning went out
+ * (so that a restart does not send another) */
+static void
+mark_warned(struct qmsg *m)
+{
+	int fd;
+
+	m->warned = 1;
+	if (m->env.warned_off == 0 ||
+	    (fd = openat(runner_qdir(m), m->qid, O_WRONLY | O_CLOEXEC)) == -1)
+		return;
+	if (pwrite(fd, "1", 1, m->env.warned_off) != 1)
+		log_warn("event=queue-error op=mark-warned qid=%s error=\"%s\"",
+		    m->qid, strerror(errno));
+	close(fd);
+}
+
 /* backoff - seconds before attempt n+1: retry_min doubling to retry_max */
 static time_t
 backoff(const struct runner *r, unsigned attempts)
@@ -668,7 +685,7 @@ bounces(struct qmsg *m)
 			n++;
 		}
 		if (n > 0) {
-			m->warned = 1;
+			mark_warned(m);
 			inject(m, DSN_DELAYED, dr, n);
 		}
 	}
@@ -687,6 +704,7 @@ track(struct runner *r, const char *qid, struct qenv *e, int held)
 
 	m->r = r;
 	m->held = held;
+	m->warned = e->warned;
 	str_copy(m->qid, sizeof(m->qid), qid);
 	m->env = *e;
 	m->rs = xcalloc(e->nrcpt, sizeof(*m->rs));

@@ -172,7 +172,8 @@ apply(struct abuse *a, struct abuse_rule *r, struct ckey *k, uint32_t value,
 		return;
 	}
 	*slot = until;
-	str_copy(k->why, sizeof(k->why), r->name);
+	str_copy(k->why[r->action == ACT_BLOCK ? 0 : r->action == ACT_HOLD ?
+	    1 : 2], sizeof(k->why[0]), r->name);
 	if (r->action == ACT_HOLD && a->hold)
 		a->hold(a->hold_arg, r->per_user ? NULL : ip,
 		    r->per_user ? user : NULL);
@@ -345,7 +346,7 @@ abuse_stats_json(struct abuse *a, struct buf *b, time_t now)
 			json_kv_str(b, 0, "source", k->name);
 			json_kv_str(b, 1, "action", what[i]);
 			json_kv_int(b, 1, "until", (long long)t[i]);
-			json_kv_str(b, 1, "rule", k->why);
+			json_kv_str(b, 1, "rule", k->why[i]);
 			(void)buf_putc(b, '}');
 		}
 	}

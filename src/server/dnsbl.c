@@ -13,6 +13,7 @@ struct dnsbl_q {
 	dnsbl_cb	 cb;	/* NULL once cancelled */
 	void		*arg;
 	unsigned	 pending;
+	unsigned	 txt_pending;	/* zones that listed it: TXT asked */
 	int		 reported;
 	char		 zone[256];
 	struct dns	*dns;
@@ -70,6 +71,7 @@ txt_cb(void *arg, enum dns_status st, const char *const *texts, size_t n)
 {
 	struct one *o = arg;
 
+	o->q->txt_pending--;
 	finish(o->q, o->zone, st == DNS_OK && n > 0 ? texts[0] : NULL);
 	unref(o->q);
 	free(o);
@@ -96,10 +98,13 @@ a_cb(void *arg, enum dns_status st, const struct sockaddr_storage *a,
 	}
 	if (listed && !q->reported && q->cb) {
 		/* keep o for the TXT lookup */
+		q->txt_pending++;
 		dns_lookup_txt(q->dns, o->name, txt_cb, o);
 		return;
 	}
-	if (q->pending == 0 && !listed)
+	/* "not listed" only when every zone answered and no listing waits
+	 * for its TXT */
+	if (q->pending == 0 && q->txt_pending == 0 && !listed)
 		finish(q, NULL, NULL);
 	unref(q);
 	free(o);
