@@ -970,6 +970,44 @@ conf_print(const struct conf *c, FILE *out)
 		fputs("};\n", out);
 }
 
+/* value_text - a key's value as conf_print writes it (malloc'd) */
+static char *
+value_text(const struct conf *c, const struct key *k)
+{
+	char *t = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&t, &len);
+
+	if (f == NULL)
+		return NULL;
+	print_value(f, c, k);
+	if (fclose(f) != 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* conf_diff - call cb with the name of each key whose value differs */
+size_t
+conf_diff(const struct conf *a, const struct conf *b,
+    void (*cb)(const char *key, void *arg), void *arg)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < NKEYS; i++) {
+		char *ta = value_text(a, &keys[i]), *tb = value_text(b, &keys[i]);
+
+		if (ta == NULL || tb == NULL || strcmp(ta, tb) != 0) {
+			cb(keys[i].name, arg);
+			n++;
+		}
+		free(ta);
+		free(tb);
+	}
+	return n;
+}
+
 /* troff - write text with troff's special characters escaped */
 static void
 troff(FILE *out, const char *s)

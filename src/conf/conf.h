@@ -90,6 +90,8 @@ struct conf *conf_load(const char *path, FILE *errs);
 void	conf_free(struct conf *c);
 void	conf_print(const struct conf *c, FILE *out);
 void	conf_print_reference(FILE *out);
+size_t	conf_diff(const struct conf *a, const struct conf *b,
+	    void (*cb)(const char *key, void *arg), void *arg);
 void	conf_policy(const struct conf *c, struct policy_conf *pc);
 
 #endif

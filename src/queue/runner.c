@@ -408,7 +408,7 @@ runner_result(struct qmsg *m, size_t i, int status, const char *why,
 	    now - m->env.time >= (time_t)r->rc.lifetime) {
 		char w[REMOTE_WHY];
 
-		snprintf(w, sizeof(w), "delivery time expired after %u "
+		snprintf(w, sizeof(w), "5.4.7 delivery time expired after %u "
 		    "attempts; last error: %s", s->attempts, s->why);
 		str_copy(s->why, sizeof(s->why), w);
 		status = SMTP_PERM;

@@ -25,11 +25,19 @@ authfail_new(unsigned max_failures, unsigned slow_after, unsigned window,
 	struct authfail *a = xcalloc(1, sizeof(*a));
 
 	a->map = hmap_new();
+	authfail_set_limits(a, max_failures, slow_after, window, block_time);
+	return a;
+}
+
+/* authfail_set_limits - new limits (a reload); the counts stay */
+void
+authfail_set_limits(struct authfail *a, unsigned max_failures,
+    unsigned slow_after, unsigned window, unsigned block_time)
+{
 	a->max_failures = max_failures;
 	a->slow_after = slow_after;
 	a->window = window;
 	a->block_time = block_time;
-	return a;
 }
 
 /* authfail_free - free the table */

@@ -17,6 +17,8 @@ struct authfail;
 
 struct authfail *authfail_new(unsigned max_failures, unsigned slow_after,
 	    unsigned window, unsigned block_time);
+void	authfail_set_limits(struct authfail *a, unsigned max_failures,
+	    unsigned slow_after, unsigned window, unsigned block_time);
 void	authfail_free(struct authfail *a);
 int	authfail_blocked(struct authfail *a, const char *ip, time_t now);
 unsigned authfail_record(struct authfail *a, const char *ip, time_t now,

@@ -62,9 +62,9 @@ usage(void)
  * trusts a broad network: that is an open relay in the making.
  */
 static int
-check_broad(const struct server *srv, FILE *out)
+check_broad(const struct server *srv, const struct policy *pol, FILE *out)
 {
-	const struct cidr_set *nets = policy_authorized(srv->policy);
+	const struct cidr_set *nets = policy_authorized(pol);
 	int exposed = 0, bad = 0;
 	size_t i;
 
@@ -222,14 +222,59 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(srv->base, &grace);
 }
 
-/* same_list - are two string lists equal? */
-static int
-same_list(char **a, char **b)
+/* set_max_sessions - limits.sessions, within the descriptor limit */
+static void
+set_max_sessions(struct server *srv)
 {
-	for (; a && *a && b && *b; a++, b++)
-		if (strcmp(*a, *b) != 0)
-			return 0;
-	return (a == NULL || *a == NULL) && (b == NULL || *b == NULL);
+	srv->max_sessions = (unsigned)srv->conf->sessions;
+	if (srv->max_sessions > srv->nofile - FD_RESERVE) {
+		srv->max_sessions = (unsigned)(srv->nofile - FD_RESERVE);
+		log_warn("event=config-warning key=limits.sessions "
+		    "configured=%llu effective=%u problem=\"open-file limit "
+		    "is %llu\"", (unsigned long long)srv->conf->sessions,
+		    srv->max_sessions, srv->nofile);
+	}
+}
+
+/* set_log_level - log.level (or debug with -d) */
+static void
+set_log_level(const struct conf *cf, int debug)
+{
+	log_set_level(debug ? LVL_DEBUG :
+	    strcmp(cf->log_level, "err") == 0 ? LVL_ERR :
+	    strcmp(cf->log_level, "warning") == 0 ? LVL_WARN :
+	    strcmp(cf->log_level, "debug") == 0 ? LVL_DEBUG : LVL_INFO);
+}
+
+/*
+ * Keys a reload applies (the others wait for a restart). "x." is a group;
+ * web.* belongs to sluice web, not to sluiced.
+ */
+static const char *const live_keys[] = {
+	"hostname", "banner", "local_domains", "relay_domains",
+	"authorized_networks", "refuse_broad_networks", "local_users",
+	"recipient_delimiter", "postmaster", "accept_literals",
+	"local_addresses", "allow_percent_hack", "allow_bang_path",
+	"allow_quoted_at", "log_level", "limits.", "auth.sender_check",
+	"auth.sender_logins", "auth.max_failures", "auth.slow_after",
+	"auth.window", "auth.block_time", "abuse.rules", "dnsbl.", "web.",
+	"deny.", "allow.", NULL
+};
+
+/* restart_key - collect a changed key that a reload cannot apply */
+static void
+restart_key(const char *key, void *arg)
+{
+	struct buf *b = arg;
+	size_t i, n;
+
+	for (i = 0; live_keys[i] != NULL; i++) {
+		n = strlen(live_keys[i]);
+		if (live_keys[i][n - 1] == '.' ? strncmp(key, live_keys[i], n) == 0 :
+		    strcmp(key, live_keys[i]) == 0)
+			return;
+	}
+	(void)buf_printf(b, "%s%s", b->len ? "," : "", key);
 }
 
 /*
@@ -246,6 +291,7 @@ reload(struct server *srv)
 	struct policy_conf pc;
 	struct policy *np;
 	struct conf *nc;
+	struct buf restart;
 	char err[512], *errs = NULL;
 	size_t errlen = 0, i, n = 0;
 	FILE *ef;
@@ -272,6 +318,14 @@ reload(struct server *srv)
 		conf_free(nc);
 		return;
 	}
+	if (check_broad(srv, np, NULL) > 0 && nc->refuse_broad_networks) {
+		log_warn("event=config-reload-failed action=keeping-old "
+		    "problem=\"a broad network is trusted and "
+		    "refuse_broad_networks is set\"");
+		policy_free(np);
+		conf_free(nc);
+		return;
+	}
 	for (i = 0; nc->abuse_rules && nc->abuse_rules[i]; i++)
 		n++;
 	rules = xcalloc(n ? n : 1, sizeof(*rules));
@@ -285,15 +339,15 @@ reload(struct server *srv)
 		free(nc->hostname);
 		nc->hostname = xstrdup(srv->conf->hostname);
 	}
-	if (!same_list(nc->listen, srv->conf->listen) ||
-	    strcmp(nc->spool_dir, srv->conf->spool_dir) ||
-	    strcmp(nc->maildir_root, srv->conf->maildir_root) ||
-	    strcmp(nc->tls_cert, srv->conf->tls_cert) ||
-	    strcmp(nc->relayhost, srv->conf->relayhost) ||
-	    !same_list(nc->routes, srv->conf->routes))
-		log_warn("event=config-reload-partial problem=\"listeners, "
-		    "spool, Maildirs, TLS keys and outbound routing change only "
-		    "with a restart\"");
+	buf_init(&restart, 4096);
+	if (conf_diff(srv->conf, nc, restart_key, &restart) > 0 && restart.len)
+		log_warn("event=config-reload-partial keys=%s problem=\"these "
+		    "change only with a restart\"", buf_cstr(&restart));
+	buf_release(&restart);
+	set_log_level(nc, srv->debug);
+	authfail_set_limits(srv->authfail, (unsigned)nc->auth_max_failures,
+	    (unsigned)nc->auth_slow_after, (unsigned)nc->auth_window,
+	    (unsigned)nc->auth_block_time);
 	srv->params.policy = np;
 	srv->params.hostname = nc->hostname;
 	srv->params.banner = nc->banner;
@@ -321,6 +375,7 @@ reload(struct server *srv)
 	    sizeof(*srv->old_confs));
 	srv->old_confs[srv->nold++] = srv->conf;
 	srv->conf = nc;
+	set_max_sessions(srv);
 	log_info("event=config-reloaded path=%s rules=%zu", srv->conf_path, n);
 }
 
@@ -643,7 +698,7 @@ main(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'n': check = 1; break;
 		case 'p': print = 1; break;
-		case 'd': debug = 1; break;
+		case 'd': debug = srv.debug = 1; break;
 		case 'R':
 			conf_print_reference(stdout);
 			return 0;
@@ -680,7 +735,7 @@ main(int argc, char **argv)
 		return early_exit(&srv, 0);
 	}
 	log_set_level(LVL_WARN);	/* check_broad logs only on stderr */
-	if (check_broad(&srv, stderr) > 0 && srv.conf->refuse_broad_networks) {
+	if (check_broad(&srv, srv.policy, stderr) > 0 && srv.conf->refuse_broad_networks) {
 		fprintf(stderr, "sluiced: refusing: refuse_broad_networks is "
 		    "set\n");
 		return early_exit(&srv, 1);
@@ -696,10 +751,7 @@ main(int argc, char **argv)
 		    srv.conf->log, strerror(errno));
 		return 1;
 	}
-	log_set_level(debug ? LVL_DEBUG :
-	    strcmp(srv.conf->log_level, "err") == 0 ? LVL_ERR :
-	    strcmp(srv.conf->log_level, "warning") == 0 ? LVL_WARN :
-	    strcmp(srv.conf->log_level, "debug") == 0 ? LVL_DEBUG : LVL_INFO);
+	set_log_level(srv.conf, debug);
 	if (srv.conf->hostname[0] == '\0') {
 		if (gethostname(host, sizeof(host)) == -1)
 			str_copy(host, sizeof(host), "localhost");
@@ -709,18 +761,12 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	nofile = raise_nofile();
-	srv.max_sessions = (unsigned)srv.conf->sessions;
 	if (nofile < FD_RESERVE * 2)
 		fatal("event=startup-error problem=\"open-file limit %llu is "
 		    "too low\"", (unsigned long long)nofile);
-	if (srv.max_sessions > nofile - FD_RESERVE) {
-		srv.max_sessions = (unsigned)(nofile - FD_RESERVE);
-		log_warn("event=config-warning key=limits.sessions "
-		    "configured=%llu effective=%u problem=\"open-file limit "
-		    "is %llu\"", (unsigned long long)srv.conf->sessions,
-		    srv.max_sessions, (unsigned long long)nofile);
-	}
-	check_broad(&srv, NULL);
+	srv.nofile = (unsigned long long)nofile;
+	set_max_sessions(&srv);
+	check_broad(&srv, srv.policy, NULL);
 
 	srv.params.hostname = srv.conf->hostname;
 	srv.params.banner = srv.conf->banner;

@@ -64,6 +64,8 @@ struct server {
 	struct event		*relisten;	/* after EMFILE */
 	unsigned		 nsessions;
 	unsigned		 max_sessions;
+	unsigned long long	 nofile;	/* descriptor limit, for reloads */
+	int			 debug;		/* -d: debug log whatever the file says */
 	struct hmap		*per_ip;	/* ip text -> count (uintptr) */
 	struct conn		*conns;		/* every live connection */
 	uint32_t		 idnext;
