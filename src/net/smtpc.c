@@ -216,7 +216,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 				return;
 			}
 		}
-		return;	/* OP_CONNECT: now wait for the greeting */
+		/* OP_CONNECT: connected; the greeting has its own time */
+		if (c->op == OP_CONNECT)
+			arm(c, c->o.greeting_timeout);
+		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		enum smtpc_err e = SMTPC_ECLOSED;

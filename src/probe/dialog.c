@@ -187,7 +187,10 @@ ehlo_parse(struct ptarget *t, const struct reply *r)
 	buf_reset(&t->ehlo);
 	(void)buf_puts(&t->ehlo, s);
 	t->esmtp = 1;
-	t->starttls_offered = t->auth_offered = 0;
+	/* the EHLO after STARTTLS no longer lists it: it was offered */
+	if (t->state != S_EHLO_TLS)
+		t->starttls_offered = 0;
+	t->auth_offered = 0;
 	for (l = s; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		if (strncasecmp(l, "STARTTLS", 8) == 0 &&
 		    (l[8] == '\0' || l[8] == '\n' || l[8] == ' '))

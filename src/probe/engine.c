@@ -59,6 +59,7 @@ target_finish(struct ptarget *t)
 		t->c = NULL;
 	}
 	t->t_end = probe_now();
+	TAILQ_REMOVE(&t->p->live, t, link);
 	for (i = 0; i < t->ntests; i++) {
 		if (t->tests[i].verdict == PV_PENDING) {
 			t->tests[i].verdict = t->refused_at_connect ?
@@ -187,6 +188,7 @@ start_target(struct probe *p, const char *spec)
 	t->p = p;
 	t->index = p->started++;
 	p->running++;
+	TAILQ_INSERT_TAIL(&p->live, t, link);
 	t->t_start = probe_now();
 	str_copy(t->spec, sizeof(t->spec), spec);
 	buf_init(&t->ehlo, 8192);
@@ -457,6 +459,8 @@ probe_new(struct event_base *base, const struct probe_opts *o, char *err,
 {
 	struct probe *p = xcalloc(1, sizeof(*p));
 
+	TAILQ_INIT(&p->live);
+
 	p->base = base;
 	p->o = *o;
 	if (p->o.concurrency == 0)
@@ -483,13 +487,24 @@ probe_new(struct event_base *base, const struct probe_opts *o, char *err,
 void
 probe_free(struct probe *p)
 {
+	struct ptarget *t;
 	size_t i;
 
 	if (p == NULL)
 		return;
+	/* targets still talking: end their sessions (no callback after) */
+	while ((t = TAILQ_FIRST(&p->live)) != NULL) {
+		TAILQ_REMOVE(&p->live, t, link);
+		smtpc_free(t->c);
+		if (t->pace)
+			event_free(t->pace);
+		buf_release(&t->ehlo);
+		buf_release(&t->transcript);
+		free(t->tests);
+		free(t);
+	}
 	for (i = 0; i < p->nheld; i++) {
-		struct ptarget *t = p->held[i];
-
+		t = p->held[i];
 		if (t->pace)
 			event_free(t->pace);
 		buf_release(&t->ehlo);

@@ -25,6 +25,7 @@
 #define SLUICE_ENGINE_H
 
 #include <stddef.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
@@ -128,6 +129,7 @@ struct ptarget {
 	int		 hide_sent;	/* keep the next line sent out of the transcript */
 	struct smtpc	*c;
 	struct event	*pace;
+	TAILQ_ENTRY(ptarget) link;	/* probe's live list (engine.c) */
 	int		 finished;
 };
 

@@ -38,6 +38,7 @@ struct probe {
 	struct event		*wait_timer, *poll_timer, *kick;
 	int			 waiting;
 	int			 draining;	/* finalized, catcher busy */
+	TAILQ_HEAD(, ptarget)	 live;		/* started, not finished */
 };
 
 /* engine.c */

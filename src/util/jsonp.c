@@ -55,7 +55,9 @@ string(struct p *p)
 					    h - 'a' + 10 : h >= 'A' && h <= 'F' ?
 					    h - 'A' + 10 : 0);
 				}
-				c = v < 0x80 ? (char)v : '?';
+				/* NUL would end the C string: '?' like
+				 * other bytes it cannot keep */
+				c = v > 0 && v < 0x80 ? (char)v : '?';
 				break;
 			}
 			default: break;	/* \" \\ \/ */

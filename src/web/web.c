@@ -55,6 +55,7 @@ struct whost {
 	int			 resolved, skip;
 	struct buf		 json;	/* the probe's report, as it grows */
 	char			 verdict[32];
+	char			 why[300];	/* skip: why not tested */
 };
 
 struct web;
@@ -92,6 +93,7 @@ struct web {
 	unsigned		 running;
 	struct sockaddr_storage	 source;
 	socklen_t		 sourcelen;
+	int			 stopping;	/* web_main is tearing down */
 };
 
 /* ---- small helpers ---- */
@@ -139,8 +141,7 @@ json_job(struct job *j, struct buf *b, size_t qpos)
 			json_kv_str(b, 1, "ptr", h->ptr);
 			json_kv_str(b, 1, "verdict", h->skip ? "error" :
 			    "pending");
-			json_kv_str(b, 1, "note", h->skip ? "not tested: "
-			    "address refused" : "");
+			json_kv_str(b, 1, "note", h->skip ? h->why : "");
 			(void)buf_puts(b, ",\"tests\":[]}");
 		}
 	}
@@ -266,7 +267,11 @@ finish(struct job *j, enum jstate st)
 static void
 fail(struct job *j, const char *fmt, const char *arg)
 {
-	snprintf(j->error, sizeof(j->error), fmt, arg);
+	char msg[sizeof(j->error)];
+
+	/* arg is often j->error itself: format apart, then copy */
+	snprintf(msg, sizeof(msg), fmt, arg);
+	str_copy(j->error, sizeof(j->error), msg);
 	if (j->state == J_RESOLVING)
 		j->w->running--;
 	finish(j, J_ERROR);
@@ -429,6 +434,10 @@ ptr_cb(void *arg, enum dns_status st, const char *name)
 {
 	struct ptrq *q = arg;
 
+	if (q->j->w->stopping) {	/* cancelled by dns_free */
+		free(q);
+		return;
+	}
 	if (st == DNS_OK && name)
 		str_copy(q->j->hosts[q->i].ptr, sizeof(q->j->hosts[q->i].ptr),
 		    name);
@@ -453,9 +462,13 @@ addr_cb(void *arg, enum dns_status st, const struct sockaddr_storage *a,
 	size_t k;
 
 	free(q);
+	if (j->w->stopping)		/* cancelled by dns_free */
+		return;
 	if (st != DNS_OK || n == 0) {
 		h->skip = 1;
 		snprintf(j->error, sizeof(j->error), "%s: %s", h->name,
+		    dns_strstatus(st));
+		snprintf(h->why, sizeof(h->why), "not tested: %s",
 		    dns_strstatus(st));
 	} else {
 		/* prefer IPv4 (more often reachable), checked either way */
@@ -468,10 +481,15 @@ addr_cb(void *arg, enum dns_status st, const struct sockaddr_storage *a,
 		    h->ip, sizeof(h->ip));
 		if (!j->w->cf->web_allow_private &&
 		    (why = guard_forbidden(&h->addr)) != NULL) {
+			char ip[sizeof(h->ip)];	/* apart: gcc -Wrestrict */
+
 			h->skip = 1;
 			snprintf(j->error, sizeof(j->error), "%s resolves to "
 			    "%s, a %s address: not tested", h->name, h->ip,
 			    why);
+			memcpy(ip, h->ip, sizeof(ip));
+			snprintf(h->why, sizeof(h->why), "not tested: %s is a "
+			    "%s address", ip, why);
 		} else {
 			struct ptrq *p = xcalloc(1, sizeof(*p));
 
@@ -526,6 +544,8 @@ mx_cb(void *arg, enum dns_status st, const struct dns_mx *mx, size_t n)
 	struct job *j = arg;
 	size_t i;
 
+	if (j->w->stopping)		/* cancelled by dns_free */
+		return;
 	if (st == DNS_OK) {
 		for (i = 0; i < n && j->nhosts < MAX_HOSTS; i++)
 			if (mx[i].host[0])
@@ -1150,14 +1170,26 @@ post_api(struct req *q)
 	target[0] = '\0';
 	if (n > 0 && body[0] == '{') {
 		struct jval *v = jsonp_parse(body, n);
+		const struct jval *pv;
+		double pn;
 
 		if (v == NULL) {
 			json_error(q, 400, "Bad Request", "not JSON");
 			return;
 		}
+		pv = jsonp_get(v, "port");
+		pn = jsonp_num(v, "port");
+
 		str_copy(target, sizeof(target), jsonp_str(v, "target"));
-		if (jsonp_num(v, "port") > 0)
-			port = (unsigned)jsonp_num(v, "port");
+		if (pv != NULL && (pv->type != J_NUM || pn < 1 || pn > 65535 ||
+		    pn != (double)(unsigned)pn)) {
+			jsonp_free(v);
+			json_error(q, 400, "Bad Request", "the port must be a "
+			    "number from 1 to 65535");
+			return;
+		}
+		if (pv != NULL)
+			port = (unsigned)pn;
 		mode = strcmp(jsonp_str(v, "mode"), "delivery") == 0 ?
 		    "delivery" : "anonymous";
 		jsonp_free(v);
@@ -1173,9 +1205,15 @@ post_api(struct req *q)
 		}
 		if ((t = evhttp_find_header(&kv, "target")) != NULL)
 			str_copy(target, sizeof(target), t);
-		if ((p = evhttp_find_header(&kv, "port")) != NULL &&
-		    str_parse_u64(p, 1, 65535, &pp) == 0)
+		if ((p = evhttp_find_header(&kv, "port")) != NULL) {
+			if (str_parse_u64(p, 1, 65535, &pp) == -1) {
+				evhttp_clear_headers(&kv);
+				json_error(q, 400, "Bad Request", "the port must "
+				    "be a number from 1 to 65535");
+				return;
+			}
 			port = (unsigned)pp;
+		}
 		m = evhttp_find_header(&kv, "mode");
 		mode = m && strcmp(m, "delivery") == 0 ? "delivery" :
 		    "anonymous";
@@ -1321,6 +1359,9 @@ handle(struct evhttp_request *r, void *arg)
 	struct evkeyvalq qs;
 	struct req q;
 
+	/* HEAD is answered as GET (evhttp sends the headers only) */
+	if (cmd == EVHTTP_REQ_HEAD)
+		cmd = EVHTTP_REQ_GET;
 	begin(w, r, &q);
 	TAILQ_INIT(&qs);
 	if (query && evhttp_parse_query_str(query, &qs) == -1) {
@@ -1378,16 +1419,38 @@ static void
 mark_interrupted(void *arg, const struct store_row *r)
 {
 	struct web *w = arg;
+	char why[] = "The test was interrupted (the service restarted).";
+	const char *hosts;
+	struct store_row c;
+	struct buf b;
 
-	if (strcmp(r->status, "queued") == 0 ||
-	    strcmp(r->status, "running") == 0) {
-		struct store_row c = *r;
-
-		c.status = "error";
-		c.verdict = "error";
-		c.summary = "The test was interrupted (the service restarted).";
-		store_put(w->st, &c);
-	}
+	if (strcmp(r->status, "queued") != 0 &&
+	    strcmp(r->status, "running") != 0)
+		return;
+	/* the pages and the API serve the JSON: new head, same hosts */
+	hosts = strstr(r->json, ",\"hosts\":");
+	buf_init(&b, 64 * 1024 * 1024);
+	(void)buf_putc(&b, '{');
+	json_kv_str(&b, 0, "id", r->id);
+	json_kv_str(&b, 1, "target", r->target);
+	json_kv_int(&b, 1, "port", r->port);
+	json_kv_str(&b, 1, "mode", r->mode);
+	json_kv_str(&b, 1, "status", "error");
+	json_kv_int(&b, 1, "created", (long long)r->created);
+	json_kv_int(&b, 1, "finished", (long long)time(NULL));
+	json_kv_str(&b, 1, "verdict", "error");
+	json_kv_str(&b, 1, "summary", why);
+	json_kv_str(&b, 1, "error", why);
+	json_kv_int(&b, 1, "queue_position", 0);
+	(void)buf_puts(&b, hosts ? hosts : ",\"hosts\":[]}");
+	c = *r;
+	c.status = "error";
+	c.verdict = "error";
+	c.summary = why;
+	c.finished = time(NULL);
+	c.json = b.data;
+	store_put(w->st, &c);
+	buf_release(&b);
 }
 
 /* stop_cb - SIGTERM/SIGINT */
@@ -1491,12 +1554,28 @@ web_main(struct conf *cf)
 	    w.catcher && cf->web_test_domain[0] ? "on" : "off",
 	    cf->web_allow_private ? "yes" : "no");
 	event_base_dispatch(w.base);
-	/* tests under way are marked interrupted next start */
+	/*
+	 * Tests under way are marked interrupted next start. Stop their
+	 * probes and the resolver first, and let the loop run what that
+	 * cancelled (callbacks see w.stopping; pending free_job events
+	 * free their jobs), then free the jobs that are left.
+	 */
+	w.stopping = 1;
+	while (hmap_iter(w.live, &pos, &k, &v)) {
+		struct job *j = v;
+
+		probe_free(j->p);
+		j->p = NULL;
+	}
+	evhttp_free(w.http);
+	catcher_free(w.catcher);
+	dns_free(w.dns);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	pos = 0;
 	while (hmap_iter(w.live, &pos, &k, &v)) {
 		struct job *j = v;
 		size_t i;
 
-		probe_free(j->p);
 		for (i = 0; i < j->nhosts; i++)
 			buf_release(&j->hosts[i].json);
 		free(j);
@@ -1504,13 +1583,9 @@ web_main(struct conf *cf)
 	hmap_free(w.live);
 	event_free(sigs[0]);
 	event_free(sigs[1]);
-	evhttp_free(w.http);
-	catcher_free(w.catcher);
 	ratelimit_free(w.rl_ip);
 	ratelimit_free(w.rl_user);
 	ratelimit_free(w.rl_login);
-	dns_free(w.dns);
-	event_base_loop(w.base, EVLOOP_NONBLOCK);
 	SSL_CTX_free(w.ssl);
 	store_close(w.st);
 	event_base_free(w.base);
