@@ -223,7 +223,8 @@ static const struct key keys[] = {
 	  "allow.clients entry exempts from the actions, not the counting." },
 	{ "abuse.table_size", T_UINT, "8192", 16, 1000000, F(abuse_table),
 	  NULL, "Client addresses and users tracked at once (about 1.8 KB "
-	  "each); the least recently seen is forgotten first." },
+	  "each, only those in use cost memory); the least recently seen is "
+	  "forgotten first." },
 	{ "dnsbl.zones", T_STRLIST, "", 0, 0, F(dnsbl_zones), NULL,
 	  "DNS blocklists (RFC 5782) asked about each client at connect; a "
 	  "listed client is refused at RCPT (554 5.7.1, naming the zone and "

@@ -9,7 +9,8 @@ struct counters {
 	struct ckey	**buckets;	/* hash chains */
 	size_t		 nbuckets;
 	struct ckey	*pool;		/* capacity keys, allocated once */
-	struct ckey	*free;
+	size_t		 fresh;		/* pool[fresh..] never used yet */
+	struct ckey	*free;		/* used once, free again */
 	struct ckey	*head, *tail;	/* LRU: head is the most recent */
 	size_t		 count, capacity;
 	uint64_t	 evictions;
@@ -60,18 +61,15 @@ struct counters *
 counters_new(size_t capacity)
 {
 	struct counters *t = xcalloc(1, sizeof(*t));
-	size_t i;
 
 	t->capacity = capacity ? capacity : 1;
 	t->nbuckets = 1;
 	while (t->nbuckets < t->capacity)
 		t->nbuckets *= 2;
 	t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
+	/* calloc'd and handed out in order: pages of keys never used are
+	 * never touched, so an idle server stays small */
 	t->pool = xcalloc(t->capacity, sizeof(*t->pool));
-	for (i = 0; i < t->capacity; i++) {
-		t->pool[i].next = t->free;
-		t->free = &t->pool[i];
-	}
 	t->seed = arc4random();
 	return t;
 }
@@ -148,6 +146,10 @@ counters_get(struct counters *t, const char *name, time_t now, int create)
 		}
 	if (!create)
 		return NULL;
+	if (t->free == NULL && t->fresh < t->capacity) {
+		t->pool[t->fresh].next = NULL;
+		t->free = &t->pool[t->fresh++];
+	}
 	if (t->free == NULL) {
 		struct ckey *v = t->tail;
 		int n = 0;

@@ -126,6 +126,19 @@ report_sentence(struct buf *b, const struct ptarget *t)
 		    "authentication before it accepts mail.");
 		return;
 	case PV_TEMPFAIL:
+		if (n[PV_TEMPFAIL] == 0) {
+			/* turned away before any attempt (421 at the greeting) */
+			(void)buf_puts(b, "Inconclusive: the server turned the "
+			    "session away for now (4xx), before any relay "
+			    "attempt");
+			if (t->banner[0] || t->note[0]) {
+				(void)buf_puts(b, ": ");
+				report_clean(b, t->banner[0] ? t->banner :
+				    t->note, 200);
+			}
+			(void)buf_puts(b, "; test again later.");
+			return;
+		}
 		(void)buf_printf(b, "Inconclusive: %u attempts got temporary "
 		    "(4xx) replies, as from greylisting or rate limits; test "
 		    "again later.", n[PV_TEMPFAIL]);
@@ -137,8 +150,12 @@ report_sentence(struct buf *b, const struct ptarget *t)
 	case PV_REFUSES_ALL:
 		(void)buf_puts(b, "The server refuses everything, even mail to "
 		    "its own postmaster, so this test cannot tell whether it "
-		    "relays; ");
-		report_clean(b, t->note[0] ? t->note : "", 200);
+		    "relays");
+		if (t->note[0]) {
+			(void)buf_puts(b, "; ");
+			report_clean(b, t->note, 200);
+		}
+		(void)buf_putc(b, '.');
 		return;
 	default:
 		(void)buf_puts(b, "Could not test: ");

@@ -421,6 +421,9 @@ def test_busy_greeting_is_tempfail(runs):
     t = r.one()
     assert t["verdict"] == "tempfail", r.run
     assert "421" in t["note"]
+    # the summary says the session was turned away, not "0 attempts"
+    assert "before any relay attempt" in t["summary"], t["summary"]
+    assert "421" in t["summary"], t["summary"]
 
 
 def test_busy_greeting_is_no_hit(runs):
