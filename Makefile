@@ -13,6 +13,9 @@ PKGS     := libevent libevent_pthreads libevent_openssl openssl libcares \
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Werror
 OPT      ?= -O2 -g
+# integration tests run in parallel (pytest-xdist): most of their time is
+# spent waiting on sockets and timers, not on the two CPUs
+PYTEST_JOBS ?= 4
 SAN      ?=
 CFLAGS   += -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -Isrc \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -80,7 +83,7 @@ asan-bin:
 	    build/asan/sluiced build/asan/sluice
 
 integration: all
-	/usr/bin/python3 -m pytest -q -x tests/integration
+	/usr/bin/python3 -m pytest -q -x -n $(PYTEST_JOBS) tests/integration
 
 test: deps all unit asan integration fuzz-check docs-check
 

@@ -11,7 +11,7 @@ import uuid
 
 from sluicetest import SLOW
 
-ROUNDS = 3
+ROUNDS = 6
 SEND_SECONDS = 1.5
 CLIENTS = 4
 TOKEN_RE = re.compile(rb"DURTOKEN-[0-9a-f]{32}")
