@@ -133,7 +133,9 @@ static const struct key keys[] = {
 	  "directly to each domain's MX." },
 	{ "outbound.relayhost_auth", T_STR, "", 0, 0, F(relayhost_auth), NULL,
 	  "\"user:password\" for SMTP AUTH PLAIN at the relayhost, sent "
-	  "only over TLS. Keep this file readable by root only." },
+	  "only over TLS. Keep this file readable by root and the run user's "
+	  "group only (root:GROUP 0640: SIGHUP re-reads it as the run "
+	  "user)." },
 	{ "outbound.routes", T_STRLIST, "", 0, 0, F(routes), NULL,
 	  "Static routes, \"DOMAIN NEXTHOP\": mail for DOMAIN (or "
 	  ".DOMAIN for its subdomains) goes to NEXTHOP ([host]:port or "

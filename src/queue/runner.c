@@ -160,6 +160,13 @@ runner_free(struct runner *r)
 	free(r);
 }
 
+/* runner_set_policy - bounces are routed by p from now on (a reload) */
+void
+runner_set_policy(struct runner *r, const struct policy *p)
+{
+	r->rc.policy = p;
+}
+
 /* runner_stats - counters */
 const struct runner_stats *
 runner_stats(const struct runner *r)

@@ -96,6 +96,7 @@ int	runner_load(struct runner *r);
 void	runner_add(void *r, const char *qid);
 const struct runner_stats *runner_stats(const struct runner *r);
 void	runner_stop(struct runner *r);
+void	runner_set_policy(struct runner *r, const struct policy *p);
 int	route_parse(const char *text, struct route *rt, char *err,
 	    size_t errsize);
 

@@ -133,11 +133,44 @@ raise_nofile(void)
 }
 
 /*
+ * rereadable - can uid/gid (no supplementary groups: they are dropped)
+ * read path? SIGHUP re-reads files after privileges are dropped.
+ */
+static int
+rereadable(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return 0;
+	if (st.st_uid == uid)
+		return (st.st_mode & S_IRUSR) != 0;
+	if (st.st_gid == gid)
+		return (st.st_mode & S_IRGRP) != 0;
+	return (st.st_mode & S_IROTH) != 0;
+}
+
+/* warn_unreadable - say now that a reload could not read path */
+static void
+warn_unreadable(const char *what, const char *path, const struct passwd *pw)
+{
+	struct group *gr = getgrgid(pw->pw_gid);
+
+	if (path == NULL || path[0] == '\0' ||
+	    rereadable(path, pw->pw_uid, pw->pw_gid))
+		return;
+	log_warn("event=config-warning file=%s path=%s problem=\"user %s "
+	    "cannot read it: SIGHUP will not reload it\" fix=\"chown root:%s "
+	    "%s; chmod 0640 %s\"", what, path, pw->pw_name,
+	    gr ? gr->gr_name : "GROUP", path, path);
+}
+
+/*
  * drop_privileges - become conf->user (after binding), giving it the
  * spool and mailboxes first; verify that root cannot be regained.
  */
 static void
-drop_privileges(const struct conf *cf)
+drop_privileges(const struct conf *cf, const char *conf_path)
 {
 	struct passwd *pw;
 
@@ -169,6 +202,8 @@ drop_privileges(const struct conf *cf)
 				    "%s\"", p, strerror(errno));
 		}
 	}
+	warn_unreadable("config", conf_path, pw);
+	warn_unreadable("auth.passwd_file", cf->auth_passwd, pw);
 	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
 	    setuid(pw->pw_uid) == -1)
 		fatal("event=startup-error problem=\"cannot become %s: %s\"",
@@ -366,14 +401,18 @@ reload(struct server *srv)
 		lp->max_errors = (unsigned)nc->errors;
 		lp->reject_long_lines = nc->reject_long_lines;
 	}
-	/* sessions read the policy through their listener's params: the
-	 * old one has no user left; the old configuration keeps strings
-	 * others point to, until exit */
-	policy_free(srv->policy);
+	/*
+	 * Sessions read the policy through their listener's params and the
+	 * queue runner (bounce routing) is told here. The old policy and
+	 * configuration are kept until exit all the same: a session or a
+	 * message under way may hold strings and verdicts that point into
+	 * them.
+	 */
+	runner_set_policy(srv->runner, np);
+	srv->old = xreallocarray(srv->old, srv->nold + 1, sizeof(*srv->old));
+	srv->old[srv->nold].conf = srv->conf;
+	srv->old[srv->nold++].policy = srv->policy;
 	srv->policy = np;
-	srv->old_confs = xreallocarray(srv->old_confs, srv->nold + 1,
-	    sizeof(*srv->old_confs));
-	srv->old_confs[srv->nold++] = srv->conf;
 	srv->conf = nc;
 	set_max_sessions(srv);
 	log_info("event=config-reloaded path=%s rules=%zu", srv->conf_path, n);
@@ -659,9 +698,11 @@ teardown(struct server *srv, struct runner_conf *rc)
 	hmap_free(srv->st.rejections);
 	policy_free(srv->policy);
 	conf_free(srv->conf);
-	for (i = 0; i < srv->nold; i++)
-		conf_free(srv->old_confs[i]);
-	free(srv->old_confs);
+	for (i = 0; i < srv->nold; i++) {
+		policy_free(srv->old[i].policy);
+		conf_free(srv->old[i].conf);
+	}
+	free(srv->old);
 	event_base_free(srv->base);
 	log_close();
 }
@@ -793,7 +834,7 @@ main(int argc, char **argv)
 	if (fs_mkdir_p(srv.conf->maildir_root, 0700) == -1)
 		fatal("event=startup-error problem=\"mkdir %s: %s\"",
 		    srv.conf->maildir_root, strerror(errno));
-	drop_privileges(srv.conf);
+	drop_privileges(srv.conf, srv.conf_path);
 
 	if ((srv.dns = dns_new(srv.base, srv.conf->resolver, 5000, err,
 	    sizeof(err))) == NULL)

@@ -82,7 +82,10 @@ struct server {
 	struct metrics		*metrics;
 	struct event		*expire;
 	const char		*conf_path;	/* -c FILE, or NULL */
-	struct conf		**old_confs;	/* replaced by reloads */
+	struct {
+		struct conf	*conf;
+		struct policy	*policy;
+	}			*old;		/* replaced by reloads */
 	size_t			 nold;
 	struct srvstats		 st;
 };

@@ -55,6 +55,34 @@ def test_broken_reload_keeps_old_config(sluiced):
     wait_until(lambda: srv.maildir_files("u"), 5, what="delivery")
 
 
+def test_bounce_after_reload(sluiced):
+    """The queue runner routes bounces with the policy of the reloaded
+    configuration (it once kept a pointer to the freed old one: a crash
+    and a lost bounce at the first failure after any SIGHUP)."""
+    from sluicetest import Catcher
+    rejecter = Catcher(reply="550 5.1.1 no such user here")
+    try:
+        # the allocator scribbles over freed memory: a stale policy shows
+        srv = sluiced({"authorized_networks": ["127.0.0.1/32"],
+                       "outbound.relayhost":
+                           f"[127.0.0.1]:{rejecter.port}"},
+                      env={"MALLOC_PERTURB_": "85"})
+        for i in range(3):
+            srv.user_keys["banner"] = f"reloaded {i}"
+            srv.write_config()
+            hup(srv)
+            srv.wait_event("config-reloaded", count=i + 1)
+        with srv.smtp() as s:
+            s.sendmail("alice@localhost", ["bob@outside.example"],
+                       "Subject: will bounce\r\n\r\nbody\r\n")
+        srv.wait_event("bounce")
+        files = srv.wait_maildir("alice")
+        assert b"no such user here" in files[0].read_bytes()
+        assert srv.running()
+    finally:
+        rejecter.stop()
+
+
 def test_reload_names_keys_that_need_a_restart(sluiced):
     """A reload applies limits.* and the AUTH limits at once; keys it cannot
     apply (queue, outbound, metrics) are named in one warning."""
