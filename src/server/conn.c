@@ -749,9 +749,18 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		log_info("session=%s event=lost client=%s error=\"%s\"", c->id,
-		    c->client.ipstr,
-		    strerror(EVUTIL_SOCKET_ERROR()));
+		int err = EVUTIL_SOCKET_ERROR();
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		const char *why = e ? ERR_reason_error_string(e) : NULL;
+
+		/* a TLS error has no errno: say what TLS saw */
+		if (err != 0)
+			why = strerror(err);
+		else if (why == NULL)
+			why = "connection closed without TLS close_notify";
+		log_info("session=%s event=lost client=%s state=%s error=\"%s\"",
+		    c->id, c->client.ipstr,
+		    smtp_state_name(smtp_session_state(c->s)), why);
 		kill_conn(c);
 	}
 }

@@ -234,6 +234,7 @@ smtp_session_auth_done(struct smtp_session *s, int result, const char *why)
 		log_info("session=%s event=auth-failure client=%s user=%s "
 		    "mech=%s", s->id, s->client.ipstr, q,
 		    s->auth_mech == MECH_PLAIN ? "PLAIN" : "LOGIN");
+		s->logged = 1;
 		reply_add(&s->out, 535, "5.7.8", "Authentication credentials "
 		    "invalid");
 		session_note(s, SN_AUTH_FAIL, s->login_user, 0);
@@ -244,6 +245,7 @@ smtp_session_auth_done(struct smtp_session *s, int result, const char *why)
 		log_info("session=%s event=auth-blocked client=%s user=%s "
 		    "reason=%s", s->id, s->client.ipstr, q, why ? why :
 		    "too-many-failures");
+		s->logged = 1;
 		reply_add(&s->out, 454, "4.7.0", "Too many authentication "
 		    "failures; try again later");
 		back(s);
@@ -253,6 +255,7 @@ smtp_session_auth_done(struct smtp_session *s, int result, const char *why)
 	default:
 		log_warn("session=%s event=auth-tempfail client=%s user=%s "
 		    "reason=\"%s\"", s->id, s->client.ipstr, q, why ? why : "");
+		s->logged = 1;
 		reply_add(&s->out, 454, "4.7.0", "Temporary authentication "
 		    "failure");
 		back(s);

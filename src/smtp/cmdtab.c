@@ -100,10 +100,63 @@ out_of_order(const struct smtp_session *s, enum cmd_verb v)
 	}
 }
 
-/* cmdtab_dispatch - run one complete command line */
+static void dispatch(struct smtp_session *, const char *, size_t, int);
+
+/*
+ * log_refusal - log a 4xx/5xx reply that its handler did not log: every
+ * refused command leaves a line with the client, the command and the
+ * reply. AUTH data is never logged, only the mechanism.
+ */
+static void
+log_refusal(struct smtp_session *s, const char *line, size_t len, int auth,
+    size_t mark)
+{
+	const char *r = s->out.data + mark, *end = s->out.data + s->out.len;
+	const char *eol, *sp;
+	char qc[LOG_QUOTE_MAX], qr[LOG_QUOTE_MAX];
+
+	if (s->logged || mark >= s->out.len || (r[0] != '4' && r[0] != '5'))
+		return;
+	if ((eol = memchr(r, '\r', (size_t)(end - r))) == NULL)
+		eol = end;
+	if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0 &&
+	    (sp = memchr(line + 5, ' ', len - 5)) != NULL)
+		len = (size_t)(sp - line);	/* "AUTH PLAIN", no response */
+	if (len > 256)
+		len = 256;
+	log_info("session=%s event=command-rejected client=%s command=%s "
+	    "reply=%s", s->id, s->client.ipstr,
+	    auth ? "\"(AUTH response)\"" : log_quote(qc, sizeof(qc), line, len),
+	    log_quote(qr, sizeof(qr), r, (size_t)(eol - r)));
+}
+
+/* cmdtab_dispatch - run one complete command line, logging a refusal */
 void
 cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,
     int pipelined)
+{
+	size_t mark = s->out.len;
+	int auth = s->state == ST_AUTH;
+	char head[300];
+	size_t headlen = 0;
+
+	if (s->lb.flags & LINE_TOOLONG) {
+		/* the line itself is gone: its head shows what it was */
+		headlen = s->lb.headlen < sizeof(head) ? s->lb.headlen :
+		    sizeof(head);
+		memcpy(head, s->lb.head, headlen);
+	}
+	s->logged = 0;
+	dispatch(s, line, len, pipelined);
+	if (s->lb.flags & LINE_TOOLONG)
+		log_refusal(s, head, headlen, auth, mark);
+	else
+		log_refusal(s, line, len, auth, mark);
+}
+
+/* dispatch - run one complete command line */
+static void
+dispatch(struct smtp_session *s, const char *line, size_t len, int pipelined)
 {
 	const struct cmdent *e = NULL;
 	unsigned flags = s->lb.flags;
@@ -136,6 +189,7 @@ cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,
 		 */
 		log_info("session=%s event=bare-newline client=%s", s->id,
 		    s->client.ipstr);
+		s->logged = 1;
 		reply_add(&s->out, 521, "5.5.2", "%s Error: bare <LF> "
 		    "received; command lines must end with <CR><LF>",
 		    s->sp->hostname);
@@ -182,6 +236,7 @@ cmdtab_dispatch(struct smtp_session *s, const char *line, size_t len,
 		/* RFC 2920 3.1: this command must end a group */
 		log_info("session=%s event=pipelining-violation client=%s "
 		    "command=%s", s->id, s->client.ipstr, c.name);
+		s->logged = 1;
 		reply_add(&s->out, 554, "5.5.0", "Error: SMTP protocol "
 		    "synchronization: %s must be the last command before "
 		    "waiting for the reply", c.name);
@@ -217,6 +272,7 @@ do_helo(struct smtp_session *s, const struct cmd *c)
 		    "rule=%s reply=%d", s->id, s->client.ipstr,
 		    log_quotes(q, sizeof(q), name),
 		    log_quotes(qr, sizeof(qr), v.rule), v.code);
+		s->logged = 1;
 		reply_add(&s->out, v.code, v.enh, "%s", v.text);
 		session_error(s);
 		return;
@@ -259,6 +315,7 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 		log_info("session=%s event=mail-rejected client=%s arg=%s "
 		    "reply=%d", s->id, s->client.ipstr,
 		    log_quote(q, sizeof(q), c->arg, c->arglen), err.code);
+		s->logged = 1;
 		reply_add(&s->out, err.code, err.enh, "%s", err.text);
 		session_error(s);
 		return;
@@ -266,6 +323,7 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 	if (s->host->gate && s->host->gate(s->ctx, GATE_MAIL, &v)) {
 		log_info("session=%s event=mail-rejected client=%s rule=%s "
 		    "reply=%d", s->id, s->client.ipstr, v.rule, v.code);
+		s->logged = 1;
 		reply_add(&s->out, v.code, v.enh, "%s", v.text);
 		session_note(s, SN_REJECT, v.rule, 0);
 		session_error(s);
@@ -284,6 +342,7 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 		    "rule=%s reply=%d", s->id, s->client.ipstr,
 		    log_quotes(q, sizeof(q), shown),
 		    log_quotes(qr, sizeof(qr), v.rule), v.code);
+		s->logged = 1;
 		reply_add(&s->out, v.code, v.enh, "%s: %s", shown, v.text);
 		session_note(s, SN_REJECT, v.rule, 0);
 		session_error(s);
@@ -309,6 +368,7 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		log_info("session=%s event=rcpt-rejected client=%s arg=%s "
 		    "rule=syntax reply=%d", s->id, s->client.ipstr,
 		    log_quote(q1, sizeof(q1), c->arg, c->arglen), err.code);
+		s->logged = 1;
 		reply_add(&s->out, err.code, err.enh, "%s", err.text);
 		s->st.rcpt_rejected++;
 		session_note(s, SN_REJECT, "syntax", 0);
@@ -325,6 +385,7 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		log_info("session=%s event=rcpt-rejected client=%s rule=%s "
 		    "reply=\"%d %s\"", s->id, s->client.ipstr, v.rule, v.code,
 		    v.enh);
+		s->logged = 1;
 		reply_add(&s->out, v.code, v.enh, "%s", v.text);
 		s->st.rcpt_rejected++;
 		session_note(s, SN_REJECT, v.rule, 0);
@@ -341,6 +402,7 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		    log_quotes(q2, sizeof(q2), from),
 		    log_quotes(q3, sizeof(q3), shown),
 		    log_quotes(q4, sizeof(q4), v.rule), v.code, v.enh);
+		s->logged = 1;
 		reply_add(&s->out, v.code, v.enh, "%s", v.text);
 		s->st.rcpt_rejected++;
 		session_note(s, SN_REJECT, v.rule, 0);
@@ -495,6 +557,7 @@ do_http(struct smtp_session *s, const struct cmd *c)
 {
 	log_info("session=%s event=non-smtp-client client=%s command=%s",
 	    s->id, s->client.ipstr, c->name);
+	s->logged = 1;
 	reply_add(&s->out, 554, "5.7.0", "Error: this is an SMTP server; "
 	    "closing connection");
 	session_drop_tx(s);

@@ -276,7 +276,7 @@ smtp_session_committed(struct smtp_session *s, int result, const char *why)
 {
 	struct tx *t = s->tx;
 	char from[SMTP_PATH_MAX + 8], to[1024], q1[LOG_QUOTE_MAX],
-	    q2[LOG_QUOTE_MAX], q3[LOG_QUOTE_MAX];
+	    q2[LOG_QUOTE_MAX], q3[LOG_QUOTE_MAX], q4[LOG_QUOTE_MAX];
 
 	if (s->state != ST_COMMIT || t == NULL)
 		return;
@@ -285,13 +285,15 @@ smtp_session_committed(struct smtp_session *s, int result, const char *why)
 	if (result == SMTP_OK) {
 		log_rcpts(t, to, sizeof(to));
 		log_info("session=%s event=message-accepted qid=%s client=%s "
-		    "helo=%s from=%s nrcpt=%zu to=%s size=%llu%s", s->id,
+		    "helo=%s from=%s nrcpt=%zu to=%s size=%llu%s%s%s%s", s->id,
 		    t->qid, s->client.ipstr,
 		    log_quotes(q1, sizeof(q1), s->helo),
 		    log_quotes(q2, sizeof(q2), from), t->nrcpt,
 		    log_quotes(q3, sizeof(q3), to),
 		    (unsigned long long)t->datasize,
-		    (t->dflags & DATA_8BIT) ? " body=8bit" : "");
+		    (t->dflags & DATA_8BIT) ? " body=8bit" : "",
+		    s->tls ? " tls=yes" : "", s->user[0] ? " user=" : "",
+		    s->user[0] ? log_quotes(q4, sizeof(q4), s->user) : "");
 		reply_add(&s->out, 250, "2.0.0", "Ok: queued as %s", t->qid);
 		s->st.messages++;
 		session_note(s, SN_MESSAGE, t->qid, t->datasize);

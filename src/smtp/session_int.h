@@ -33,6 +33,7 @@ struct smtp_session {
 	char			 user[256];	/* authenticated as (or "") */
 	int			 auth_mech;	/* AUTH in progress: 1 PLAIN, 2 LOGIN */
 	char			 login_user[256];	/* AUTH LOGIN, step 1 */
+	int			 logged;	/* this command's refusal is logged */
 };
 
 /* session.c */

@@ -490,3 +490,38 @@ def test_vrfy_252_expn_502(srv):
         r = c.cmd("EXPN staff")
         assert r.code == 502, r
         assert c.cmd("NOOP").code == 250
+
+
+def test_every_refusal_is_logged(sluiced):
+    """Each refused command leaves a line with the client, the command and
+    the reply: limits (452 recipients, 552 SIZE, 500 long line), errors of
+    order and syntax; AUTH data never appears."""
+    srv = sluiced({"local_domains": ["example.test"],
+                   "limits.recipients": 2, "limits.message_size": 1024,
+                   "limits.errors": 50})
+    c = srv.client()
+    sid = session_of(srv, c)
+    c.cmd("XYZZY")
+    c.cmd("MAIL FROM:<a@b.example>")            # before EHLO: 503
+    c.ehlo()
+    c.cmd("NOOP " + "a" * 600)                   # over 512: 500 5.5.2
+    c.cmd("MAIL FROM:<a@b.example> SIZE=5000")   # over the limit: 552
+    c.cmd("MAIL FROM:<a@b.example>")
+    for i in range(3):
+        c.cmd(f"RCPT TO:<u{i}@example.test>")    # the third: 452
+    c.cmd("RSET")
+    c.cmd("AUTH PLAIN c2VjcmV0AHNlY3JldABzZWNyZXQ=")   # not offered: 502
+    c.send("QUIT\r\n")
+    c.replies_until_eof()
+    disconnect_of(srv, sid)
+    got = [(e["command"], e["reply"][:3])
+           for e in srv.events("command-rejected", session=sid)]
+    # the over-long line is shown by its head
+    assert got[2][0].startswith("NOOP aaaa") and got[2][1] == "500", got
+    got[2] = ("NOOP", "500")
+    assert got == [("XYZZY", "500"), ("MAIL FROM:<a@b.example>", "503"),
+                   ("NOOP", "500"),
+                   ("MAIL FROM:<a@b.example> SIZE=5000", "552"),
+                   ("RCPT TO:<u2@example.test>", "452"),
+                   ("AUTH PLAIN", "502")], got
+    assert "c2VjcmV0" not in srv.log_text()
