@@ -9,6 +9,7 @@
 #include "policy/domset.h"
 #include "queue/runner.h"
 #include "server/abuse.h"
+#include "server/server.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -483,6 +484,7 @@ struct loader {
 	FILE		*errs;
 	const char	*path;
 	int		 nerr;
+	config_t	*cfg;		/* the file read, for error lines */
 };
 
 /* lerr - report one error with file and line */
@@ -492,8 +494,11 @@ lerr(struct loader *l, const config_setting_t *s, const char *fmt, ...)
 	const char *file = s ? config_setting_source_file(s) : NULL;
 	va_list ap;
 
-	fprintf(l->errs, "%s:%u: ", file ? file : l->path,
-	    s ? config_setting_source_line(s) : 0);
+	if (s != NULL)
+		fprintf(l->errs, "%s:%u: ", file ? file : l->path,
+		    config_setting_source_line(s));
+	else
+		fprintf(l->errs, "%s: ", l->path);
 	va_start(ap, fmt);
 	vfprintf(l->errs, fmt, ap);
 	va_end(ap);
@@ -724,16 +729,30 @@ walk(struct loader *l, config_setting_t *g, const char *prefix)
 	}
 }
 
+/* at - where key (its element i, when a list) is in the file, or NULL */
+static const config_setting_t *
+at(struct loader *l, const char *key, size_t i)
+{
+	config_setting_t *s = l->cfg ? config_lookup(l->cfg, key) : NULL;
+
+	if (s != NULL && config_setting_is_aggregate(s) &&
+	    i < (size_t)config_setting_length(s))
+		return config_setting_get_elem(s, (unsigned)i);
+	return s;
+}
+
 /* check_nets - every element a network (each error reported) */
 static void
 check_nets(struct loader *l, const char *key, char **list)
 {
 	struct cidr x;
+	size_t i;
 
-	for (; list && *list; list++)
-		if (cidr_parse(*list, &x) == -1)
-			lerr(l, NULL, "%s: bad network \"%s\" (want ADDR or "
-			    "ADDR/BITS with the host bits zero)", key, *list);
+	for (i = 0; list && list[i]; i++)
+		if (cidr_parse(list[i], &x) == -1)
+			lerr(l, at(l, key, i), "%s: bad network \"%s\" (want "
+			    "ADDR or ADDR/BITS with the host bits zero)", key,
+			    list[i]);
 }
 
 /* check_domains - every element a domain pattern */
@@ -741,10 +760,12 @@ static void
 check_domains(struct loader *l, const char *key, char **list)
 {
 	struct domset *d = domset_new();
+	size_t i;
 
-	for (; list && *list; list++)
-		if (strchr(*list, '@') || domset_add(d, *list, NULL) == -1)
-			lerr(l, NULL, "%s: bad domain \"%s\"", key, *list);
+	for (i = 0; list && list[i]; i++)
+		if (strchr(list[i], '@') || domset_add(d, list[i], NULL) == -1)
+			lerr(l, at(l, key, i), "%s: bad domain \"%s\"", key,
+			    list[i]);
 	domset_free(d);
 }
 
@@ -760,7 +781,7 @@ check_list(struct loader *l, const char *key, const struct conf_list *cl,
 	for (i = 0; i < cl->n; i++)
 		if (cidr ? cidr_parse(cl->e[i].pattern, &x) == -1 :
 		    domset_add(d, cl->e[i].pattern, NULL) == -1)
-			lerr(l, NULL, "%s: bad pattern \"%s\"", key,
+			lerr(l, at(l, key, i), "%s: bad pattern \"%s\"", key,
 			    cl->e[i].pattern);
 	domset_free(d);
 }
@@ -777,17 +798,31 @@ check(struct loader *l)
 	int before;
 
 	if (c->listen == NULL || c->listen[0] == NULL)
-		lerr(l, NULL, "listen: at least one address is needed");
+		lerr(l, at(l, "listen", 0), "listen: at least one address is "
+		    "needed");
+	for (i = 0; c->listen && c->listen[i]; i++) {
+		struct listener *ls = NULL;
+		size_t k, n = 0;
+
+		if (listener_parse(c->listen[i], &ls, &n, err,
+		    sizeof(err)) == -1)
+			lerr(l, at(l, "listen", i), "listen: %s", err);
+		for (k = 0; k < n; k++)
+			cidr_set_free(ls[k].trusted);
+		free(ls);
+	}
 	if (strlen(c->recipient_delimiter) > 1)
-		lerr(l, NULL, "recipient_delimiter: one character or empty");
+		lerr(l, at(l, "recipient_delimiter", 0), "recipient_delimiter: "
+		    "one character or empty");
 	for (i = 0; c->routes && c->routes[i]; i++) {
 		char dom[300], hop[300];
 		struct route rt;
 
 		if (sscanf(c->routes[i], "%299s %299s", dom, hop) != 2 ||
 		    route_parse(hop, &rt, err, sizeof(err)) == -1)
-			lerr(l, NULL, "outbound.routes: bad route \"%s\" (want "
-			    "\"DOMAIN [HOST]:PORT\")", c->routes[i]);
+			lerr(l, at(l, "outbound.routes", i), "outbound.routes: "
+			    "bad route \"%s\" (want \"DOMAIN [HOST]:PORT\")",
+			    c->routes[i]);
 		else
 			free(rt.host);
 	}
@@ -795,7 +830,8 @@ check(struct loader *l)
 		struct route rt;
 
 		if (route_parse(c->relayhost, &rt, err, sizeof(err)) == -1)
-			lerr(l, NULL, "outbound.relayhost: %s", err);
+			lerr(l, at(l, "outbound.relayhost", 0),
+			    "outbound.relayhost: %s", err);
 		else
 			free(rt.host);
 	}
@@ -804,10 +840,12 @@ check(struct loader *l)
 
 		if (abuse_parse_rule(c->abuse_rules[i], &ar, err,
 		    sizeof(err)) == -1)
-			lerr(l, NULL, "abuse.rules: %s", err);
+			lerr(l, at(l, "abuse.rules", i), "abuse.rules: %s",
+			    err);
 	}
 	if (c->relayhost_auth[0] && strchr(c->relayhost_auth, ':') == NULL)
-		lerr(l, NULL, "outbound.relayhost_auth: want \"user:password\"");
+		lerr(l, at(l, "outbound.relayhost_auth", 0),
+		    "outbound.relayhost_auth: want \"user:password\"");
 	before = l->nerr;
 	check_nets(l, "authorized_networks", c->authorized_networks);
 	check_nets(l, "local_addresses", c->local_addresses);
@@ -836,7 +874,7 @@ check(struct loader *l)
 struct conf *
 conf_load(const char *path, FILE *errs)
 {
-	struct loader l = { NULL, errs, path, 0 };
+	struct loader l = { NULL, errs, path, 0, NULL };
 	config_t cfg;
 
 	l.c = conf_default();
@@ -853,8 +891,9 @@ conf_load(const char *path, FILE *errs)
 		return NULL;
 	}
 	walk(&l, config_root_setting(&cfg), "");
-	config_destroy(&cfg);
+	l.cfg = &cfg;
 	check(&l);	/* a key with an error kept its default */
+	config_destroy(&cfg);
 	if (l.nerr > 0) {
 		conf_free(l.c);
 		return NULL;

@@ -248,3 +248,34 @@ def test_builtin_defaults_listen_on_2525(tmp_path):
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--defaults-child"]:
     print(json.dumps(run_defaults(sys.argv[2])))
+
+
+CHECKED_CONF = """listen = [ "127.0.0.1:2600",
+  "127.0.0.1:2601 bogus" ];
+authorized_networks = [ "127.0.0.1/32",
+   "10.0.0.1/8" ];
+local_domains = [ "a.test", "b@c" ];
+abuse = { rules = [ "x: messages per ip >= 3 in 10m -> tempfail 10m",
+   "foo: bar" ]; };
+outbound = { routes = [ "a.test [127.0.0.1]:25",
+   "b.test nonsense:x:y" ]; };
+deny = { clients = [ "192.0.2.0/24",
+   "not-a-network" ]; };
+"""
+
+
+def test_value_errors_name_the_line_of_the_element(tmp_path):
+    """Errors found after parsing (networks, domains, listeners, rules,
+    routes, access lists) name the line of the offending list element."""
+    f = tmp_path / "checked.conf"
+    f.write_text(CHECKED_CONF)
+    r = run([SLUICED, "-n", "-c", str(f)])
+    assert r.returncode != 0
+    want = {2: "listen", 4: "authorized_networks", 5: "local_domains",
+            7: "abuse.rules", 9: "outbound.routes", 11: "deny.clients"}
+    for line, key in want.items():
+        hits = [l for l in r.stderr.splitlines()
+                if l.startswith(f"{f}:{line}: {key}:")]
+        assert hits, f"no error for line {line} ({key}):\n{r.stderr}"
+    assert f"{f}:0:" not in r.stderr, r.stderr
+    no_sanitizer_reports(r.stderr)
