@@ -806,7 +806,7 @@ check(struct loader *l)
 
 		if (listener_parse(c->listen[i], &ls, &n, err,
 		    sizeof(err)) == -1)
-			lerr(l, at(l, "listen", i), "listen: %s", err);
+			lerr(l, at(l, "listen", i), "%s", err);
 		for (k = 0; k < n; k++)
 			cidr_set_free(ls[k].trusted);
 		free(ls);

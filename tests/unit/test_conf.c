@@ -572,10 +572,11 @@ each_error_once(void **state)
 	} cases[] = {
 		{ "bad network", "authorized_networks = [ \"10.0.0.1/8\" ];\n",
 		    1 },
-		{ "two bad list elements", "listen = [ \"a:1\" ];\n"
+		{ "two bad list elements", "listen = [ \"127.0.0.1:1\" ];\n"
 		    "local_users = ( 1, \"b\", 2 );\n", 2 },
 		{ "two bad networks", "authorized_networks = [ \"10.0.0.1/8\","
 		    " \"x\" ];\n", 2 },
+		{ "bad listener", "listen = [ \"a:1\" ];\n", 1 },
 	};
 	char path[128], *errs;
 	size_t i;
