@@ -7,6 +7,7 @@
 #include "conf/conf.h"
 #include "policy/cidr.h"
 #include "policy/policy.h"
+#include "server/server.h"
 #include "smtp/cmd.h"
 #include "util/xalloc.h"
 
@@ -16,7 +17,9 @@ usage(void)
 	fprintf(stderr,
 	    "usage: sluice policy explain --client IP [--helo NAME] "
 	    "[--auth USER]\n"
-	    "                             [--from ADDR] --to ADDR [--to ADDR ...] "
+	    "                             [--listener ADDR:PORT|PORT] "
+	    "[--from ADDR]\n"
+	    "                             --to ADDR [--to ADDR ...] "
 	    "[-c FILE]\n");
 	exit(2);
 }
@@ -59,6 +62,41 @@ parse_path(const char *s, int rcpt, struct addr *a)
 	return 0;
 }
 
+/*
+ * find_listener - the listen entry whose address (as written) or port is
+ * want, parsed into *l (the caller frees l->trusted). 0, or -1.
+ */
+static int
+find_listener(const struct conf *cf, const char *want, struct listener *l)
+{
+	struct listener *ls;
+	char err[512], addr[128];
+	const char *colon;
+	size_t i, n;
+
+	for (i = 0; cf->listen && cf->listen[i]; i++) {
+		if (sscanf(cf->listen[i], "%127s", addr) != 1)
+			continue;
+		colon = strrchr(addr, ':');
+		if (strcmp(addr, want) != 0 &&
+		    (colon == NULL || strcmp(colon + 1, want) != 0))
+			continue;
+		ls = NULL;
+		n = 0;
+		if (listener_parse(cf->listen[i], &ls, &n, err,
+		    sizeof(err)) == -1 || n == 0) {
+			free(ls);
+			return -1;
+		}
+		*l = ls[0];
+		for (i = 1; i < n; i++)
+			cidr_set_free(ls[i].trusted);
+		free(ls);
+		return 0;
+	}
+	return -1;
+}
+
 /* explain - run the steps in SMTP order */
 static int
 explain(int argc, char **argv)
@@ -69,11 +107,13 @@ explain(int argc, char **argv)
 		{ "auth", required_argument, NULL, 'a' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
+		{ "listener", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *client = NULL, *helo = "client.invalid", *auth = NULL,
-	    *from = "", *path = NULL;
+	    *from = "", *path = NULL, *lname = NULL;
+	struct listener lst;
 	const char **to = xcalloc((size_t)argc + 1, sizeof(*to));
 	size_t nto = 0, i;
 	struct policy_client pc;
@@ -94,6 +134,7 @@ explain(int argc, char **argv)
 		case 'f': from = optarg; break;
 		case 't': to[nto++] = optarg; break;
 		case 'c': path = optarg; break;
+		case 'l': lname = optarg; break;
 		default: usage();
 		}
 	}
@@ -117,12 +158,31 @@ explain(int argc, char **argv)
 	}
 	snprintf(pc.ipstr, sizeof(pc.ipstr), "%s", client);
 	pc.auth_user = auth;
+	memset(&lst, 0, sizeof(lst));
+	if (lname != NULL && find_listener(cf, lname, &lst) == -1) {
+		fprintf(stderr, "sluice: --listener %s: no such listen entry "
+		    "in %s\n", lname, path ? path : "the built-in defaults");
+		return 2;
+	}
+	pc.trusted = lst.trusted;
 	printf("config %s\n", path ? path : "(built-in defaults)");
+	if (lname != NULL) {
+		printf("listen %-40s role=%s%s\n", lst.name,
+		    lst.role == ROLE_SMTP ? "smtp" : lst.role ==
+		    ROLE_SUBMISSION ? "submission" : "submissions",
+		    lst.trusted ? " networks=(its own)" : "");
+	}
 	policy_connect(p, &pc, &v);
 	bad |= show("client", client, &v);
 	policy_helo(p, &pc, helo, &v);
 	bad |= show("helo", helo, &v);
 	pc.helo = helo;
+	if (lname != NULL && lst.role != ROLE_SMTP && auth == NULL) {
+		/* a submission port takes no MAIL before AUTH */
+		printf("%-6s %-40s reject  reply=\"530 5.7.0 Authentication "
+		    "required\" rule=auth-required\n", "mail", "");
+		bad = 1;
+	}
 	if (parse_path(from, 0, &sender) == -1)
 		return 2;
 	policy_mail(p, &pc, &sender, &v);
@@ -143,6 +203,7 @@ explain(int argc, char **argv)
 			    v.cls == RCPT_LOCAL ? v.mailbox : "");
 	}
 	printf("result %s\n", bad ? "refused" : "accepted");
+	cidr_set_free(lst.trusted);
 	policy_free(p);
 	conf_free(cf);
 	free(to);

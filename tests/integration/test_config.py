@@ -184,6 +184,25 @@ def test_policy_explain_uses_config_file(tmp_path):
     assert re.search(r"\baccept\b", to[2]) and "local-domain" in to[2]
 
 
+def test_policy_explain_listener(tmp_path):
+    """--listener models a listener's own networks= and its role."""
+    f = tmp_path / "l.conf"
+    f.write_text(render_config({"listen": [
+        "127.0.0.1:2525", "127.0.0.1:2587 submission",
+        "127.0.0.1:2526 networks=192.0.2.0/24"]}))
+    args = [SLUICE, "policy", "explain", "-c", str(f), "--client",
+            "192.0.2.7", "--to", "x@outside.example"]
+    plain = run(args)
+    assert plain.returncode == 1 and "relay-denied" in plain.stdout
+    lan = run(args + ["--listener", "2526"])
+    assert lan.returncode == 0, lan.stdout
+    assert "authorized-network:192.0.2.0/24" in lan.stdout
+    sub = run(args + ["--listener", "127.0.0.1:2587"])
+    assert sub.returncode == 1 and "530 5.7.0" in sub.stdout, sub.stdout
+    bad = run(args + ["--listener", "9999"])
+    assert bad.returncode == 2 and "no such listen entry" in bad.stderr
+
+
 def run_defaults(cwd):
     """Start sluiced with no configuration in cwd, greet it on
     127.0.0.1:2525, stop it. Returns what was seen (JSON-able)."""
