@@ -278,3 +278,37 @@ def test_deny_helo(lists, helo, code):
         ev = [e for e in lists.events("helo-rejected")
               if e.get("helo", "").lower() == helo.lower()]
         assert ev and ev[-1]["rule"].startswith("deny-helo:"), ev
+
+
+def test_ipv6_listener_delivers(sluiced):
+    """A listener on [::1]: the client's IPv6 address is logged and
+    written in the Received: line as an IPv6 literal."""
+    p4, p6 = free_port(), free_port()
+    srv = sluiced({"listen": [f"127.0.0.1:{p4}", f"[::1]:{p6}"],
+                   "local_domains": ["example.test"]})
+    s = smtplib.SMTP(timeout=10)
+    s.connect("::1", p6)
+    s.ehlo("v6.example")
+    s.sendmail("a@b.example", ["u@example.test"], b"Subject: v6\r\n\r\nx\r\n")
+    s.quit()
+    srv.wait_event("message-accepted", client="::1")
+    f = srv.wait_maildir("u")[0]
+    assert b"[IPv6:::1]" in f.read_bytes()[:500], f.read_bytes()[:500]
+
+
+def test_listener_networks_trust_only_that_port(sluiced):
+    """networks= on one listener trusts those clients there and nowhere
+    else: the same client is refused relay on the other port."""
+    p1, p2 = free_port(), free_port()
+    srv = sluiced({"listen": [f"127.0.0.1:{p1}",
+                              f"127.0.0.1:{p2} networks=127.0.0.3/32"],
+                   "authorized_networks": ["192.0.2.1/32"]})
+    codes = {}
+    for port in (p1, p2):
+        s = smtplib.SMTP(timeout=10, source_address=("127.0.0.3", 0))
+        s.connect("127.0.0.1", port)
+        s.ehlo("lan.example")
+        s.mail("pc@lan.example")
+        codes[port] = s.rcpt("x@outside.example")[0]
+        s.quit()
+    assert codes == {p1: 550, p2: 250}, codes

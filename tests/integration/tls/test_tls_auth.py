@@ -371,6 +371,29 @@ def test_sighup_reloads_passwd_file(tls_server):
         still_works(c, ("erin", "erin-pass-5"))
 
 
+@pytest.mark.parametrize("method", ["METHOD_SHA512", "METHOD_BLOWFISH"])
+def test_passwd_other_crypt_hashes(tls_server, method):
+    """Lines made by other tools work too: sha512-crypt ($6$, as from
+    `openssl passwd -6` or mkpasswd) and bcrypt ($2b$, htpasswd -B)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    m = getattr(crypt, method)
+    salt = crypt.mksalt(m, rounds=256) if method == "METHOD_BLOWFISH" \
+        else crypt.mksalt(m)
+    line = "frank:" + crypt.crypt("frank-pass-7", salt)
+    assert line.split(":")[1].startswith("$6$" if "SHA" in method else "$2")
+    srv = tls_server(users={"alice": ALICE[1]})
+    srv.write_passwd({"alice": ALICE[1]}, extra=line + "\n")
+    srv.hup()
+    srv.wait_event("passwd-reloaded", users="2")
+    with tls_ready(srv) as c:
+        assert c.auth_plain("frank", "wrong-pass").code == 535
+    with tls_ready(srv) as c:
+        still_works(c, ("frank", "frank-pass-7"))
+
+
 def test_passwd_hashes_from_sluice_passwd(tmp_path):
     """`sluice passwd USER` reads the password on stdin and prints
     USER:hash, a crypt(3) hash that differs each time (salted)."""
