@@ -426,15 +426,17 @@ def relay_section(rows, env):
     p("### Throughput (received by smtp-sink)")
     p()
     p("| sessions | sluiced msg/s | Postfix msg/s | sluiced / Postfix | "
-      "sluiced 250s msg/s | Postfix 250s msg/s |")
-    p("|---:|---:|---:|---:|---:|---:|")
+      "sluiced / Postfix run by run | sluiced 250s msg/s | Postfix 250s "
+      "msg/s |")
+    p("|---:|---:|---:|---:|---:|---:|---:|")
     summary = {}
     for s in conc:
-        cells, meds = [], {}
+        cells, meds, span = [], {}, {}
         for srv in ("sluiced", "postfix"):
             rs = [relay_rate(r) for r in by[(srv, s)]]
             ok = [x for x in rs if x is not None]
             meds[srv] = med(ok)
+            span[srv] = (min(ok), max(ok)) if ok else None
             cell = f"**{f0(meds[srv])}**"
             if ok:
                 cell += f" [{f0(min(ok))}–{f0(max(ok))}]"
@@ -443,17 +445,31 @@ def relay_section(rows, env):
             cells.append(cell)
         ratio = (meds["sluiced"] / meds["postfix"]
                  if meds["sluiced"] and meds["postfix"] else None)
+        # the two servers' runs of one repetition ran one after the other
+        pairs = []
+        for rp in range(1, reps + 1):
+            a = [relay_rate(r) for r in by[("sluiced", s)] if r["rep"] == rp]
+            b = [relay_rate(r) for r in by[("postfix", s)] if r["rep"] == rp]
+            if a and b and a[0] and b[0]:
+                pairs.append(a[0] / b[0])
         acc = [med([r["messages"] / r["accept_s"] for r in by[(srv, s)]
                     if r.get("accept_s") and r.get("source_rc") == 0])
                for srv in ("sluiced", "postfix")]
         p(f"| {s} | {cells[0]} | {cells[1]} | {f2(ratio)}× | "
+          f"{', '.join(f'{x:.2f}' for x in pairs) or '–'} | "
           f"{f0(acc[0])} | {f0(acc[1])} |")
+        overlap = bool(span["sluiced"] and span["postfix"]
+                       and span["sluiced"][0] <= span["postfix"][1]
+                       and span["postfix"][0] <= span["sluiced"][1])
         summary[s] = {"rate": (meds["sluiced"], meds["postfix"]),
-                      "ratio": ratio, "acc": acc}
+                      "ratio": ratio, "acc": acc, "pairs": pairs,
+                      "overlap": overlap}
     p()
     p("\"250s msg/s\" is messages / time until smtp-source had every 250 "
       "from the relay (accepted and durable in its queue, not necessarily "
-      "relayed yet).")
+      "relayed yet). \"Run by run\" divides the two servers' rates of the "
+      "same repetition (run one right after the other, so under about the "
+      "same load from other tenants).")
     p()
     p("### Connections and transactions towards smtp-sink")
     p()
@@ -496,8 +512,11 @@ def relay_section(rows, env):
       "`sess=`), transactions the dump files it wrote (`-d`, one per "
       "MAIL FROM … end of data), recipients the `X-Rcpt-Args` lines in "
       "them. \"Open at once\" is the most established TCP connections to "
-      "the sink's port seen in `/proc/net/tcp`, sampled every 50 ms (short "
-      "connections can slip between samples). smtp-source gives every "
+      "the sink's port seen in `/proc/net/tcp`, sampled every 50 ms: "
+      "approximate both ways (short connections can slip between samples, "
+      "and the file is not read atomically, so one closing while the next "
+      "opens can both be counted; sluiced's own limit is "
+      "`queue.per_destination`). smtp-source gives every "
       "message one recipient, so a transaction holds one message and one "
       "recipient whatever the relay does; what a relay can save is "
       "connections (and with them a greeting, EHLO and QUIT per message).")
@@ -586,6 +605,10 @@ def relay_section(rows, env):
              f"`{k}`" for k in probs["postfix"]) + "."))
     p()
     summary["_fails"] = len(fails)
+    summary["_others"] = [r["others_cpus"] for r in rows
+                          if r.get("others_cpus") is not None]
+    summary["_load"] = [r["load1"] for r in rows if r.get("load1") is not None]
+    summary["_nproc"] = env.get("nproc", "?")
     return summary
 
 
@@ -1145,7 +1168,7 @@ def interp(summ, fs, pr, env, rows):
 
 
 def relay_interp(rl):
-    conc = sorted(k for k in rl if k != "_fails")
+    conc = sorted(k for k in rl if not isinstance(k, str))
     if not conc:
         return
 
@@ -1159,9 +1182,24 @@ def relay_interp(rl):
              f"msg/s ({rl[s]['ratio']:.2f}×)" for s in conc if rl[s]["ratio"]]
     slower = [s for s in conc if rl[s]["ratio"] and rl[s]["ratio"] < 0.95]
     p("- **Relay, end to end** (smtp-source → relay → smtp-sink), sluiced "
-      "vs Postfix: " + "; ".join(parts) + "."
+      "vs Postfix (medians): " + "; ".join(parts) + "."
       + (" **sluiced was slower** at " + ", ".join(ses(s) for s in slower)
-         + "." if slower else ""))
+         + " (medians)." if slower else ""))
+    oth, ld = rl.get("_others", []), rl.get("_load", [])
+    if oth and max(oth) > 0.3:
+        ov = [s for s in conc if rl[s].get("overlap")]
+        p(f"  Other tenants were busy during these points: they kept "
+          f"{min(oth):.1f}–{max(oth):.1f} of the {rl.get('_nproc', '?')} "
+          "CPUs busy"
+          + (f" (1-minute load average {min(ld):.1f}–{max(ld):.1f})"
+             if ld else "")
+          + ", and the rates moved with it (see the [min–max] spread and "
+          "the run-by-run ratios, which pair runs made one right after the "
+          "other). "
+          + ("The two servers' ranges overlap at " + ", ".join(
+              ses(s) for s in ov) + ": there the difference is within the "
+             "noise of this run, not a result. " if ov else "")
+          + "Rerun `bench/run.sh` on a quiet machine for firmer figures.")
     gaps = [(s, rl[s]["acc"][0] / rl[s]["rate"][0]) for s in conc
             if rl[s]["acc"][0] and rl[s]["rate"][0]]
     if gaps and max(g for _, g in gaps) > 1.2:
