@@ -1,4 +1,5 @@
-# bench/lib.sh - helpers shared by bench/smtp.sh and bench/probe.sh.
+# bench/lib.sh - helpers shared by bench/smtp.sh, bench/relay.sh and
+# bench/probe.sh.
 # Sourced, not run. Loopback only; everything started here is recorded in
 # BENCH_PIDS / BENCH_POSTFIX and stopped by bench_cleanup (trap EXIT).
 
@@ -8,6 +9,7 @@ WORK=${BENCH_WORK:-$BENCH_DIR/work}
 BIN=$WORK/bin			# snapshot of build/ taken by bench_snapshot
 PY=/usr/bin/python3
 SMTP_SOURCE=/usr/sbin/smtp-source
+SMTP_SINK=/usr/sbin/smtp-sink
 
 BENCH_PIDS=()			# processes we started (killed by pid)
 BENCH_POSTFIX=()		# config dirs of Postfix instances we started
@@ -113,7 +115,8 @@ EOF
 }
 
 # start_sluiced DIR PORT AUTHNETS - a sluiced on a fresh spool/Maildir in DIR
-# (AUTHNETS is a libconfig list body, e.g. '"127.0.0.0/8"'); sets SLUICED_PID
+# (AUTHNETS is a libconfig list body, e.g. '"127.0.0.0/8"'); sets SLUICED_PID.
+# BENCH_SLUICED_EXTRA, if set, is appended to its configuration.
 start_sluiced() {
 	local dir=$1 port=$2 nets=$3
 	rm -rf "$dir"
@@ -127,6 +130,7 @@ maildir_root = "$dir/mail";
 log = "$dir/sluiced.log";
 authorized_networks = [ $nets ];
 limits = { sessions_per_ip = 1000; };
+${BENCH_SLUICED_EXTRA:-}
 EOF
 	# The built-in abuse rules stay on, but a benchmark is one client
 	# sending far more than a real one would: with BENCH_RAISE_RATES the
@@ -144,7 +148,9 @@ EOF
 }
 
 # start_postfix DIR PORT - a private Postfix instance on 127.0.0.1:PORT with
-# Maildir delivery for example.test into DIR/mail/box/; sets POSTFIX_MASTER
+# Maildir delivery for example.test into DIR/mail/box/; sets POSTFIX_MASTER.
+# BENCH_POSTFIX_EXTRA, if set, is appended to its main.cf (parameters not
+# set above: Postfix warns about a parameter given twice).
 start_postfix() {
 	local dir=$1 port=$2 i
 	rm -rf "$dir"
@@ -175,6 +181,7 @@ virtual_gid_maps = static:65534
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 smtpd_client_message_rate_limit = 0
+${BENCH_POSTFIX_EXTRA:-}
 EOF
 	awk -v port="$port" '
 		/^[ \t]*#/ || /^[ \t]*$/ || /^[ \t]/ { print; next }
@@ -195,6 +202,21 @@ stop_postfix() {
 		[ "$d" != "$conf" ] && keep+=("$d")
 	done
 	BENCH_POSTFIX=("${keep[@]}")
+}
+
+# start_sink DIR PORT - Postfix's smtp-sink on 127.0.0.1:PORT, printing its
+# running counters (-c) to DIR/sink.out and dumping every transaction into
+# its own file under DIR/dump/ (-d); sets SINK_PID
+start_sink() {
+	local dir=$1 port=$2
+	rm -rf "$dir"
+	mkdir -p "$dir/dump"
+	chown 65534:65534 "$dir/dump"
+	"$SMTP_SINK" -c -u nobody -d "$dir/dump/m." "127.0.0.1:$port" 1024 \
+		>"$dir/sink.out" 2>"$dir/sink.err" &
+	SINK_PID=$!
+	BENCH_PIDS+=("$SINK_PID")
+	wait_port "$port" 10 || die "smtp-sink on $port did not start: $(cat "$dir/sink.err")"
 }
 
 # count_files DIR - regular files in DIR (0 if it does not exist)

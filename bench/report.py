@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """
-bench/report.py - write bench/RESULTS.md from what bench/smtp.sh and
-bench/probe.sh left in bench/work/ (and bench/work/env.json from run.sh).
+bench/report.py - write bench/RESULTS.md from what bench/smtp.sh,
+bench/relay.sh and bench/probe.sh left in bench/work/ (and
+bench/work/env.json from run.sh).
 
     /usr/bin/python3 bench/report.py [WORK_DIR] > bench/RESULTS.md
 """
@@ -340,6 +341,277 @@ def fsync_section(rows):
     return info
 
 
+# ----------------------------------------------------------------- relay
+
+def load_relay():
+    rows = []
+    try:
+        with open(os.path.join(WORK, "relay", "results.jsonl")) as f:
+            for line in f:
+                if line.strip():
+                    rows.append(json.loads(line))
+    except OSError:
+        pass
+    return rows
+
+
+def relay_ok(r):
+    """every message reached the sink exactly once, complete"""
+    n = r.get("messages")
+    return bool(r.get("deliver_s") and r.get("source_rc") == 0
+                and r.get("sink_msgs") == n and r.get("dumps") == n
+                and r.get("ids") == n and r.get("dup_ids") == 0
+                and r.get("foreign") == 0 and r.get("incomplete") == 0)
+
+
+def relay_rate(r):
+    return r["messages"] / r["deliver_s"] if relay_ok(r) else None
+
+
+def relay_section(rows, env):
+    if not rows:
+        p("_No relay results: bench/relay.sh did not run or failed early._")
+        p()
+        return {}
+    msgs = rows[0]["messages"]
+    size = rows[0].get("size", 4096)
+    conc = sorted({r["sessions"] for r in rows})
+    reps = max(r["rep"] for r in rows)
+    by = collections.defaultdict(list)
+    for r in rows:
+        by[(r["server"], r["sessions"])].append(r)
+    pr = env.get("postfix_relay", {})
+    sr = env.get("sluiced_relay", {})
+
+    p(f"Postfix's `smtp-source` sends {msgs:,} messages of {size} bytes to "
+      "`box@outside.test`, one message per connection, at each "
+      "concurrency (`-s`), to the relay on loopback. The relay trusts the "
+      "client (loopback is in its authorized networks) and routes "
+      "`outside.test` to Postfix's `smtp-sink` on another loopback port, "
+      "which answers 250 to everything, counts sessions and messages "
+      "(`-c`) and writes each transaction to a file of its own (`-d`). "
+      "Each point starts a fresh relay (fresh spool/queue) and a fresh "
+      "sink, and is timed from the start of smtp-source until the sink's "
+      f"counter shows all {msgs:,} messages (polled every 10 ms). Then, "
+      "once the relay has closed every connection to the sink (bounded), "
+      "the sink's counters and dump files are checked: each of "
+      "smtp-source's Message-Ids exactly once, complete, and nothing else "
+      f"(no loss, no duplicate). Each point is run {reps} times, servers "
+      "alternating; the tables give the median and [min–max].")
+    p()
+    p("- **sluiced**: `authorized_networks = [\"127.0.0.0/8\"]`, "
+      "`outbound.routes = [\"outside.test [127.0.0.1]:SINKPORT\"]`, "
+      "queue runner defaults (`queue.concurrency = "
+      f"{sr.get('concurrency', '?')}`, `queue.per_destination = "
+      f"{sr.get('per_destination', '?')}`), default abuse rules with the "
+      "two message-rate thresholds raised out of reach, as in section 1. "
+      "A 250 means the message is durable in the spool; the queue runner "
+      "relays it from there.")
+    p("- **Postfix** " + env.get("postfix", "") + ": the same private "
+      "instance as in section 1 (`mynetworks = 127.0.0.0/8`), plus "
+      "`transport_maps = inline:{ outside.test=smtp:[127.0.0.1]:SINKPORT "
+      "}`; `smtp` client defaults: `default_destination_concurrency_limit "
+      f"= {pr.get('default_destination_concurrency_limit', '?')}`, "
+      "`initial_destination_concurrency = "
+      f"{pr.get('initial_destination_concurrency', '?')}` (slow start), "
+      "`smtp_connection_cache_on_demand = "
+      f"{pr.get('smtp_connection_cache_on_demand', '?')}` (a connection is "
+      "kept for the next message to the same destination while the "
+      "destination has a backlog), `smtp_connection_cache_time_limit = "
+      f"{pr.get('smtp_connection_cache_time_limit', '?')}`.")
+    p("- No TLS on either hop: smtp-source does not ask for it and "
+      "smtp-sink does not offer STARTTLS (so sluiced's opportunistic TLS "
+      "is not used).")
+    p()
+    p("### Throughput (received by smtp-sink)")
+    p()
+    p("| sessions | sluiced msg/s | Postfix msg/s | sluiced / Postfix | "
+      "sluiced / Postfix run by run | sluiced 250s msg/s | Postfix 250s "
+      "msg/s |")
+    p("|---:|---:|---:|---:|---:|---:|---:|")
+    summary = {}
+    for s in conc:
+        cells, meds, span = [], {}, {}
+        for srv in ("sluiced", "postfix"):
+            rs = [relay_rate(r) for r in by[(srv, s)]]
+            ok = [x for x in rs if x is not None]
+            meds[srv] = med(ok)
+            span[srv] = (min(ok), max(ok)) if ok else None
+            cell = f"**{f0(meds[srv])}**"
+            if ok:
+                cell += f" [{f0(min(ok))}–{f0(max(ok))}]"
+            if len(rs) > len(ok):
+                cell += f" ({len(rs) - len(ok)} failed)"
+            cells.append(cell)
+        ratio = (meds["sluiced"] / meds["postfix"]
+                 if meds["sluiced"] and meds["postfix"] else None)
+        # the two servers' runs of one repetition ran one after the other
+        pairs = []
+        for rp in range(1, reps + 1):
+            a = [relay_rate(r) for r in by[("sluiced", s)] if r["rep"] == rp]
+            b = [relay_rate(r) for r in by[("postfix", s)] if r["rep"] == rp]
+            if a and b and a[0] and b[0]:
+                pairs.append(a[0] / b[0])
+        acc = [med([r["messages"] / r["accept_s"] for r in by[(srv, s)]
+                    if r.get("accept_s") and r.get("source_rc") == 0])
+               for srv in ("sluiced", "postfix")]
+        p(f"| {s} | {cells[0]} | {cells[1]} | {f2(ratio)}× | "
+          f"{', '.join(f'{x:.2f}' for x in pairs) or '–'} | "
+          f"{f0(acc[0])} | {f0(acc[1])} |")
+        overlap = bool(span["sluiced"] and span["postfix"]
+                       and span["sluiced"][0] <= span["postfix"][1]
+                       and span["postfix"][0] <= span["sluiced"][1])
+        summary[s] = {"rate": (meds["sluiced"], meds["postfix"]),
+                      "ratio": ratio, "acc": acc, "pairs": pairs,
+                      "overlap": overlap}
+    p()
+    p("\"250s msg/s\" is messages / time until smtp-source had every 250 "
+      "from the relay (accepted and durable in its queue, not necessarily "
+      "relayed yet). \"Run by run\" divides the two servers' rates of the "
+      "same repetition (run one right after the other, so under about the "
+      "same load from other tenants).")
+    p()
+    p("### Connections and transactions towards smtp-sink")
+    p()
+    p("| sessions | sluiced connections | sluiced msgs per connection | "
+      "sluiced connections open at once (peak) | Postfix connections | "
+      "Postfix msgs per connection | Postfix connections open at once "
+      "(peak) | transactions (sluiced / Postfix) | recipients per "
+      "transaction | last connection closed, after the last message "
+      "(sluiced / Postfix) |")
+    p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s in conc:
+        cells = []
+        for srv in ("sluiced", "postfix"):
+            rs = by[(srv, s)]
+            rng = [r["sink_sessions"] for r in rs
+                   if r.get("sink_sessions") is not None]
+            conns = med(rng)
+            per = med([r["sink_msgs"] / r["sink_sessions"] for r in rs
+                       if r.get("sink_sessions")])
+            peak = med([r.get("conn_peak") for r in rs])
+            cells.append(f0(conns) + (f" [{f0(min(rng))}–{f0(max(rng))}]"
+                                      if rng and min(rng) != max(rng)
+                                      else ""))
+            cells.append(f1(per))
+            cells.append(f0(peak))
+            summary[s][srv + "_conns"] = conns
+            summary[s][srv + "_per"] = per
+            summary[s][srv + "_peak"] = peak
+        tx = [med([r.get("dumps") for r in by[(srv, s)]])
+              for srv in ("sluiced", "postfix")]
+        rpt = med([r["rcpts"] / r["dumps"] for srv in ("sluiced", "postfix")
+                   for r in by[(srv, s)] if r.get("dumps")])
+        cl = [med([r.get("close_s") for r in by[(srv, s)]])
+              for srv in ("sluiced", "postfix")]
+        summary[s]["close"] = cl
+        p(f"| {s} | {' | '.join(cells)} | {f0(tx[0])} / {f0(tx[1])} | "
+          f"{f2(rpt)} | {f2(cl[0])} s / {f2(cl[1])} s |")
+    p()
+    p("Connections are the SMTP sessions smtp-sink counted (`-c`, "
+      "`sess=`), transactions the dump files it wrote (`-d`, one per "
+      "MAIL FROM … end of data), recipients the `X-Rcpt-Args` lines in "
+      "them. \"Open at once\" is the most established TCP connections to "
+      "the sink's port seen in `/proc/net/tcp`, sampled every 50 ms: "
+      "approximate both ways (short connections can slip between samples, "
+      "and the file is not read atomically, so one closing while the next "
+      "opens can both be counted; sluiced's own limit is "
+      "`queue.per_destination`). smtp-source gives every "
+      "message one recipient, so a transaction holds one message and one "
+      "recipient whatever the relay does; what a relay can save is "
+      "connections (and with them a greeting, EHLO and QUIT per message).")
+    p()
+    p("### CPU and memory")
+    p()
+    p("| sessions | sluiced CPU ms/msg | sluiced CPUs busy (event-loop "
+      "thread) | Postfix CPU ms/msg | Postfix CPUs busy | smtp-sink CPU "
+      "ms/msg (with sluiced / Postfix) | other tenants' CPUs busy "
+      "(sluiced / Postfix) |")
+    p("|---:|---:|---:|---:|---:|---:|---:|")
+    for s in conc:
+        c, busy, sink, oth = [], [], [], []
+        for srv in ("sluiced", "postfix"):
+            rs = [r for r in by[(srv, s)] if r.get("deliver_s")]
+            c.append(med([r["cpu_s"] * 1000 / r["messages"] for r in rs]))
+            busy.append(med([r["cpu_s"] / r["deliver_s"] for r in rs]))
+            sink.append(med([r["sink_cpu_s"] * 1000 / r["messages"]
+                             for r in rs if r.get("sink_cpu_s") is not None]))
+            oth.append(med([r.get("others_cpus") for r in rs]))
+        loop = med([r["main_cpu_s"] / r["deliver_s"]
+                    for r in by[("sluiced", s)] if r.get("deliver_s")])
+        summary[s].update(cpu=c, busy=busy, loop=loop, others=oth)
+        p(f"| {s} | {f2(c[0])} | {f2(busy[0])} ({f2(loop)}) | {f2(c[1])} | "
+          f"{f2(busy[1])} | {f2(sink[0])} / {f2(sink[1])} | "
+          f"{f2(oth[0])} / {f2(oth[1])} |")
+    p()
+    p("| sessions | sluiced VmHWM (after run) | sluiced RssAnon (after "
+      "run) | sluiced peak Pss | Postfix peak ΣRSS | Postfix peak ΣPss | "
+      "Postfix processes (max alive / seen) |")
+    p("|---:|---:|---:|---:|---:|---:|---:|")
+    for s in conc:
+        sl, pf = by[("sluiced", s)], by[("postfix", s)]
+        summary[s]["mem"] = (med([r.get("after_hwm_kb") for r in sl]),
+                             med([r.get("pss_peak_kb") for r in pf]))
+        p(f"| {s} | {mb(med([r.get('after_hwm_kb') for r in sl]))} | "
+          f"{mb(med([r.get('after_anon_kb') for r in sl]))} | "
+          f"{mb(med([r.get('pss_peak_kb') for r in sl]))} | "
+          f"{mb(med([r.get('rss_peak_kb') for r in pf]))} | "
+          f"{mb(med([r.get('pss_peak_kb') for r in pf]))} | "
+          f"{f0(med([r.get('procs_max') for r in pf]))} / "
+          f"{f0(med([r.get('procs_seen') for r in pf]))} |")
+    p()
+    p("CPU and memory are measured as in section 1: the relay's own "
+      "processes (for Postfix now also qmgr's `smtp` clients), from "
+      "smtp-source's start until the sink had the last message. "
+      "smtp-sink's CPU is shown apart; it writes a dump file per "
+      "transaction, which costs it the same with either relay.")
+    p()
+    fails = [r for r in rows if not relay_ok(r)]
+    probs = collections.defaultdict(collections.Counter)
+    for r in rows:
+        for line in (r.get("problems") or "").splitlines():
+            line = re.sub(r"^.*?(level=|postfix/)", r"\1", line)
+            line = re.sub(r"\[\d+\]", "", line)
+            line = re.sub(r"\b(qid|session)=\S+", r"\1=…", line)
+            line = re.sub(r"\b[0-9A-F]{9,}\b", "…", line)
+            probs[r["server"]][line[:160]] += 1
+    if fails:
+        p(f"**{len(fails)} point(s) failed** (loss, duplicates, an error "
+          "reply or a timeout):")
+        p()
+        for r in fails:
+            p(f"- {r['server']} at {r['sessions']} sessions, run {r['rep']}: "
+              f"sink counted {r.get('sink_msgs')}, {r.get('dumps')} "
+              f"transactions, {r.get('ids')} distinct Message-Ids, "
+              f"{r.get('dup_ids')} duplicated, {r.get('foreign')} foreign, "
+              f"{r.get('incomplete')} incomplete; smtp-source exit "
+              f"{r.get('source_rc')} {r.get('error', '')}")
+        p()
+    all_sent = all(r.get("logged_sent") == r["messages"] for r in rows)
+    p(("Every point: smtp-sink received exactly the "
+       f"{msgs:,} messages sent, each Message-Id once and complete, nothing "
+       "else, and smtp-source had a 250 for every message. " if not fails
+       else "")
+      + ("Each relay logged one successful delivery per message in every "
+         "point. " if all_sent else
+         "**The relays' logs do not show one successful delivery per "
+         "message in every point** (`logged_sent` in "
+         "`bench/work/relay/results.jsonl`). ")
+      + ("sluiced logged no warning, error or deferral. "
+         if not probs["sluiced"] else "sluiced logged: " + "; ".join(
+             f"`{k}`" for k in probs["sluiced"]) + ". ")
+      + ("Postfix logged no warning or deferral."
+         if not probs["postfix"] else "Postfix logged: " + "; ".join(
+             f"`{k}`" for k in probs["postfix"]) + "."))
+    p()
+    summary["_fails"] = len(fails)
+    summary["_others"] = [r["others_cpus"] for r in rows
+                          if r.get("others_cpus") is not None]
+    summary["_load"] = [r["load1"] for r in rows if r.get("load1") is not None]
+    summary["_nproc"] = env.get("nproc", "?")
+    return summary
+
+
 # ----------------------------------------------------------------- probe
 
 def nmap_parse(path):
@@ -650,29 +922,39 @@ def main():
     p()
     summ = smtp_section(rows, env)
     fs = fsync_section(rows)
-    p("## 2. Open-relay testing: sluice probe vs nmap smtp-open-relay")
+    p("## 2. Relay: smtp-source → relay → smtp-sink, sluiced vs Postfix")
+    p()
+    rl = relay_section(load_relay(), env)
+    p("## 3. Open-relay testing: sluice probe vs nmap smtp-open-relay")
     p()
     pr = probe_section()
     p("## Interpretation")
     p()
     interp(summ, fs, pr, env, rows)
+    relay_interp(rl)
     p()
     p("## How this was measured")
     p()
     p("- `bench/run.sh` (what `make bench` runs) waits, bounded, for the "
       "machine's load to settle, copies `build/sluiced` and `build/sluice` "
       "to `bench/work/bin/` (others may rebuild during the run), records "
-      "the machine, runs `bench/smtp.sh` and `bench/probe.sh`, then "
+      "the machine, runs `bench/smtp.sh`, `bench/relay.sh` and "
+      "`bench/probe.sh`, then "
       "`bench/report.py` writes this file from the raw results in "
       "`bench/work/` (`smtp/results.jsonl`, `smtp/strace-*.txt`, "
-      "`smtp/idle.tsv`, `probe/*`). `bench/smtprun.py` times one point and "
-      "samples memory and CPU; `bench/lib.sh` starts and stops the servers "
-      "(every process started is stopped on exit).")
+      "`smtp/idle.tsv`, `relay/results.jsonl`, `probe/*`). "
+      "`bench/smtprun.py` and `bench/relayrun.py` time one point and "
+      "sample memory and CPU (every wait is bounded: "
+      "`SMTP_TIMEOUT`/`RELAY_TIMEOUT`, 300 s per point); `bench/lib.sh` "
+      "starts and stops the servers and smtp-sink (every process started "
+      "is stopped on exit).")
     p("- Knobs: `SMTP_MSGS` (1000), `SMTP_REPS` (3), `SMTP_CONC` "
-      "(\"1 10 50\"), `SMTP_SIZE` (4096), `PROBE_TARGETS` (10), "
+      "(\"1 10 50\"), `SMTP_SIZE` (4096), `RELAY_MSGS` (1000), "
+      "`RELAY_REPS` (3), `RELAY_CONC` (\"1 10 50\"), `RELAY_SIZE` (4096), "
+      "`PROBE_TARGETS` (10), "
       "`PROBE_REPS` (3), `BENCH_IDLE_WAIT` (600 s), `BENCH_IDLE_LOAD` (1.0).")
-    p("- Old results are moved aside at the start and deleted only when the "
-      "SMTP benchmark is over: on this journal-less ext4, the inode "
+    p("- Old results are moved aside at the start and deleted only when "
+      "every benchmark is over: on this journal-less ext4, the inode "
       "allocator skips inodes freed in the last minutes "
       "(`recently_deleted()` in `find_inode_bit()`, only without a "
       "journal), and right after thousands of deletions this showed up as "
@@ -883,6 +1165,89 @@ def interp(summ, fs, pr, env, rows):
                  + ". That is the rule working as designed; it is why each "
                  "tool run above gets fresh targets." if fa else
                  "and the `relay-probing` rule did not fire."))
+
+
+def relay_interp(rl):
+    conc = sorted(k for k in rl if not isinstance(k, str))
+    if not conc:
+        return
+
+    def ses(s):
+        return f"{s} session{'s' if s > 1 else ''}"
+
+    def rng(xs):
+        lo, hi = f"{min(xs):.1f}", f"{max(xs):.1f}"
+        return lo if lo == hi else f"{lo}–{hi}"
+    parts = [f"{ses(s)}: {f0(rl[s]['rate'][0])} vs {f0(rl[s]['rate'][1])} "
+             f"msg/s ({rl[s]['ratio']:.2f}×)" for s in conc if rl[s]["ratio"]]
+    slower = [s for s in conc if rl[s]["ratio"] and rl[s]["ratio"] < 0.95]
+    p("- **Relay, end to end** (smtp-source → relay → smtp-sink), sluiced "
+      "vs Postfix (medians): " + "; ".join(parts) + "."
+      + (" **sluiced was slower** at " + ", ".join(ses(s) for s in slower)
+         + " (medians)." if slower else ""))
+    oth, ld = rl.get("_others", []), rl.get("_load", [])
+    if oth and max(oth) > 0.3:
+        ov = [s for s in conc if rl[s].get("overlap")]
+        p(f"  Other tenants were busy during these points: they kept "
+          f"{min(oth):.1f}–{max(oth):.1f} of the {rl.get('_nproc', '?')} "
+          "CPUs busy"
+          + (f" (1-minute load average {min(ld):.1f}–{max(ld):.1f})"
+             if ld else "")
+          + ", and the rates moved with it (see the [min–max] spread and "
+          "the run-by-run ratios, which pair runs made one right after the "
+          "other). "
+          + ("The two servers' ranges overlap at " + ", ".join(
+              ses(s) for s in ov) + ": there the difference is within the "
+             "noise of this run, not a result. " if ov else "")
+          + "Rerun `bench/run.sh` on a quiet machine for firmer figures.")
+    gaps = [(s, rl[s]["acc"][0] / rl[s]["rate"][0]) for s in conc
+            if rl[s]["acc"][0] and rl[s]["rate"][0]]
+    if gaps and max(g for _, g in gaps) > 1.2:
+        s, g = max(gaps, key=lambda v: v[1])
+        p(f"  At {ses(s)} sluiced answered 250 {g:.1f}× faster than it "
+          "relayed: its queue runner fell behind intake, and the rate "
+          "end to end is the runner's.")
+    elif gaps:
+        p("  sluiced's queue runner kept up with intake in every point: the "
+          "sink had the last message within moments of smtp-source's last "
+          "250, so the rate end to end is the intake rate.")
+    sc = [rl[s]["sluiced_per"] for s in conc if rl[s].get("sluiced_per")]
+    pc = [rl[s]["postfix_per"] for s in conc if rl[s].get("postfix_per")]
+    if sc and pc:
+        top = conc[-1]
+        p(f"- **Connections to the next hop.** sluiced opened "
+          f"{f0(rl[top]['sluiced_conns'])} connections at {ses(top)} "
+          f"({rng(sc)} messages per connection over all concurrencies"
+          + (": a new connection for every message, none reused"
+             if max(sc) < 1.05 else "")
+          + f"); Postfix {f0(rl[top]['postfix_conns'])} "
+          f"({rng(pc)} messages per connection: its "
+          "`smtp` clients pass connections on through the connection cache "
+          "while the destination has a backlog, and close them "
+          "`smtp_connection_cache_time_limit` after the last use). "
+          "Each transaction carried one message and one recipient with "
+          "both relays, as smtp-source sends them; grouping the recipients "
+          "of one message per destination (which sluiced does) is not "
+          "exercised by this load.")
+    cpu = [rl[s]["cpu"] for s in conc
+           if rl[s].get("cpu") and rl[s]["cpu"][0] and rl[s]["cpu"][1]]
+    if cpu:
+        p(f"- **Relay CPU and memory.** sluiced used "
+          f"{min(c[0] for c in cpu):.2f}–{max(c[0] for c in cpu):.2f} ms of "
+          "CPU per relayed message, Postfix "
+          f"{min(c[1] for c in cpu):.2f}–{max(c[1] for c in cpu):.2f} ms "
+          "(intake and relaying together)"
+          + (f"; at {ses(conc[-1])} sluiced's peak resident set was "
+             f"{mb(rl[conc[-1]]['mem'][0])}, the Postfix instance's "
+             f"processes {mb(rl[conc[-1]]['mem'][1])} Pss together"
+             if rl[conc[-1]].get("mem") and rl[conc[-1]]["mem"][0]
+             and rl[conc[-1]]["mem"][1] else "") + ".")
+    if rl.get("_fails"):
+        p(f"- **Relay correctness: {rl['_fails']} failed point(s)**, listed "
+          "in section 2.")
+    else:
+        p("- **Relay correctness.** Every relayed point delivered every "
+          "message to the sink exactly once (checked by Message-Id).")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 # bench/run.sh - run every benchmark and write bench/RESULTS.md.
 #
 #   make bench                      (or bench/run.sh)
-#   SMTP_MSGS=1000 SMTP_REPS=3 SMTP_CONC="1 10 50" PROBE_TARGETS=10 \
-#   PROBE_REPS=3 bench/run.sh
+#   SMTP_MSGS=1000 SMTP_REPS=3 SMTP_CONC="1 10 50" \
+#   RELAY_MSGS=1000 RELAY_REPS=3 RELAY_CONC="1 10 50" \
+#   PROBE_TARGETS=10 PROBE_REPS=3 bench/run.sh
 #
-# Needs root, Postfix (no system instance needed), nmap, strace; loopback
-# only. Scratch files go to bench/work/ (ignored by git).
+# Needs root, Postfix (no system instance needed; its smtp-source and
+# smtp-sink), nmap, strace; loopback only. Scratch files go to bench/work/
+# (ignored by git).
 set -u
 . "$(dirname "$0")/lib.sh"
 trap bench_cleanup EXIT
@@ -37,6 +39,7 @@ BUSY_START=$(top -b -n 2 -d 1 -o %CPU | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[
 mkdir -p "$WORK"
 bench_snapshot
 export BENCH_SNAPSHOT_DONE=1
+export BENCH_DEFER_TRASH=1	# old results are deleted at the end
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null |
 	awk '{ printf "%s%s", sep, $2; sep = ", " }')
@@ -46,11 +49,13 @@ OTHERS_START=$(others_running)
 status=0
 log "run: smtp benchmark"
 "$BENCH_DIR/smtp.sh" || { status=1; log "smtp.sh failed (see above)"; }
+log "run: relay benchmark"
+"$BENCH_DIR/relay.sh" || { status=1; log "relay.sh failed (see above)"; }
 log "run: probe benchmark"
 "$BENCH_DIR/probe.sh" || { status=1; log "probe.sh failed (see above)"; }
 
 $PY - "$WORK/env.json" <<EOF
-import json, subprocess, sys
+import json, re, subprocess, sys
 def sh(c):
     try:
         return subprocess.run(c, shell=True, capture_output=True,
@@ -89,6 +94,19 @@ env = {
     "nmap": sh("nmap --version | head -1"),
     "strace": sh("strace -V | head -1"),
     "smtp_size": int("${SMTP_SIZE:-4096}"),
+    "postfix_relay": dict(zip(
+        ("default_destination_concurrency_limit",
+         "initial_destination_concurrency", "default_process_limit",
+         "smtp_connection_cache_on_demand",
+         "smtp_connection_cache_time_limit"),
+        sh("postconf -d -h default_destination_concurrency_limit "
+           "initial_destination_concurrency default_process_limit "
+           "smtp_connection_cache_on_demand "
+           "smtp_connection_cache_time_limit").split())),
+    "sluiced_relay": dict(re.findall(
+        r"^ +(concurrency|per_destination) = (\\d+);",
+        sh("'$BIN/sluiced' -p").split("queue = ", 1)[-1].split("};")[0],
+        re.M)),
 }
 json.dump(env, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -96,5 +114,6 @@ EOF
 $PY "$BENCH_DIR/report.py" "$WORK" >"$BENCH_DIR/RESULTS.md.new" &&
 	mv "$BENCH_DIR/RESULTS.md.new" "$BENCH_DIR/RESULTS.md" ||
 	{ status=1; log "report.py failed"; }
+[ -z "${BENCH_KEEP_TRASH:-}" ] && rm -rf "$WORK"/trash.*
 log "run: wrote $BENCH_DIR/RESULTS.md (status $status)"
 exit $status
