@@ -9,6 +9,7 @@
 #include "policy/domset.h"
 #include "queue/runner.h"
 #include "server/abuse.h"
+#include "server/metrics.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -233,8 +234,9 @@ static const struct key keys[] = {
 	{ "dnsbl.timeout", T_DUR, "5s", 1, 60, F(dnsbl_timeout), NULL,
 	  "The greeting waits at most this long for the blocklists." },
 	{ "metrics.listen", T_STR, "", 0, 0, F(metrics_listen), NULL,
-	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (loopback "
-	  "recommended); empty: off." },
+	  "Serve Prometheus metrics at http://ADDR:PORT/metrics; ADDR must "
+	  "be a loopback address (127.0.0.1, [::1]): the endpoint has no TLS "
+	  "or login. Empty: off." },
 	{ "web.listen", T_STR, "127.0.0.1:8025", 0, 0, F(web_listen), NULL,
 	  "Where `sluice web` serves HTTP (put a TLS reverse proxy in "
 	  "front; see etc/nginx-sluice-web.conf)." },
@@ -804,6 +806,14 @@ check(struct loader *l)
 		    sizeof(err)) == -1)
 			lerr(l, NULL, "abuse.rules: %s", err);
 	}
+	if (c->metrics_listen[0]) {
+		char host[128];
+		unsigned port;
+
+		if (metrics_parse_listen(c->metrics_listen, host, sizeof(host),
+		    &port, err, sizeof(err)) == -1)
+			lerr(l, NULL, "%s", err);
+	}
 	if (c->relayhost_auth[0] && strchr(c->relayhost_auth, ':') == NULL)
 		lerr(l, NULL, "outbound.relayhost_auth: want \"user:password\"");
 	before = l->nerr;
@@ -1076,6 +1086,7 @@ conf_policy(const struct conf *c, struct policy_conf *pc)
 	pc->allow_quoted_at = c->allow_quoted_at;
 	pc->recipient_delimiter = c->recipient_delimiter[0];
 	pc->postmaster = c->postmaster;
+	pc->hostname = c->hostname;
 	pc->sender_check = c->sender_check;
 	pc->sender_logins = c->sender_logins;
 #define L(x)	pc->x = c->x.e; pc->n_##x = c->x.n
