@@ -77,7 +77,8 @@ static const struct key keys[] = {
 	  "alice); empty for none." },
 	{ "postmaster", T_STR, "postmaster", 0, 0, F(postmaster), NULL,
 	  "Mailbox that receives mail for postmaster, which is always "
-	  "accepted for local domains (RFC 5321 4.5.1)." },
+	  "accepted for local domains and for postmaster@HOSTNAME, from any "
+	  "client (RFC 5321 4.5.1)." },
 	{ "accept_literals", T_BOOL, "false", 0, 0, F(accept_literals), NULL,
 	  "Treat user@[IP] as local when IP is in local_addresses." },
 	{ "local_addresses", T_STRLIST, "", 0, 0, F(local_addresses), NULL,
@@ -216,15 +217,17 @@ static const struct key keys[] = {
 	  "Abuse rules, for every client and user including trusted ones: "
 	  "\"NAME: COUNTER per ip|user >= LIMIT in WINDOW -> "
 	  "tempfail|hold|block DURATION\". Counters: connections, messages, "
-	  "recipients, unknown_recipients, relay_denied, auth_failures, "
-	  "kbytes, rejections, domains (distinct recipient domains). WINDOW "
+	  "recipients, unknown_recipients, relay_denied, auth_failures (per "
+	  "user: the login tried), kbytes, rejections, domains (distinct "
+	  "recipient domains). WINDOW "
 	  "from 1m to 1h. tempfail: 451 4.7.1 at MAIL/RCPT; hold: the "
 	  "source's new and queued mail goes on hold; block: 421 at "
 	  "connect. Each trigger logs one event=abuse-alert line. An "
 	  "allow.clients entry exempts from the actions, not the counting." },
 	{ "abuse.table_size", T_UINT, "8192", 16, 1000000, F(abuse_table),
-	  NULL, "Client addresses and users tracked at once (about 1.8 KB "
-	  "each, only those in use cost memory); the least recently seen is "
+	  NULL, "Client addresses and users tracked at once, about 2.5 KB "
+	  "each (the default reserves 20 MB of address space, but only "
+	  "entries in use take memory); the least recently seen is "
 	  "forgotten first." },
 	{ "dnsbl.zones", T_STRLIST, "", 0, 0, F(dnsbl_zones), NULL,
 	  "DNS blocklists (RFC 5782) asked about each client at connect; a "

@@ -297,10 +297,24 @@ abuse_tempfail(struct abuse *a, const char *ip, const char *user, time_t now)
 	return until(a, ip, user, now, offsetof(struct ckey, tempfail_until));
 }
 
+/* counts_auth - does the rule of that name count AUTH failures? */
+static int
+counts_auth(const struct abuse *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->nrules; i++)
+		if (strcmp(a->rules[i].name, name) == 0)
+			return a->rules[i].counter == CNT_AUTH_FAILURES;
+	return 0;
+}
+
 /*
- * abuse_login_refused - may nobody log in as this user now? True while a
- * per-user rule blocks or rate-limits the login (a password guessed from
- * many addresses). The rule's name goes to rule. Until when, or 0.
+ * abuse_login_refused - may nobody log in as this user now? True while
+ * the user is blocked (by any rule), or rate-limited by a rule counting
+ * AUTH failures (a password guessed at from many addresses); a message
+ * rate limit only answers MAIL and RCPT. The rule's name goes to rule.
+ * Until when, or 0.
  */
 time_t
 abuse_login_refused(struct abuse *a, const char *login, time_t now,
@@ -316,7 +330,7 @@ abuse_login_refused(struct abuse *a, const char *login, time_t now,
 		str_copy(rule, rulesize, k->why[0]);
 		return k->blocked_until;
 	}
-	if (k->tempfail_until > now) {
+	if (k->tempfail_until > now && counts_auth(a, k->why[2])) {
 		str_copy(rule, rulesize, k->why[2]);
 		return k->tempfail_until;
 	}

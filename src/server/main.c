@@ -816,9 +816,23 @@ main(int argc, char **argv)
 
 		if (srv.conf->control_socket[0])
 			str_copy(sock, sizeof(sock), srv.conf->control_socket);
-		else
+		else {
+			struct stat st;
+
 			snprintf(sock, sizeof(sock), "%s/control.sock",
 			    srv.conf->spool_dir);
+			/* members of our group reach the socket through the
+			 * spool: they may pass it (not list it; what is
+			 * inside stays 0700) */
+			if (stat(srv.conf->spool_dir, &st) == 0 &&
+			    !(st.st_mode & S_IXGRP) &&
+			    chmod(srv.conf->spool_dir,
+			    (st.st_mode & 07777) | S_IXGRP) == -1)
+				log_warn("event=config-warning problem=\"chmod "
+				    "g+x %s: %s: only root and our user reach "
+				    "the control socket\"", srv.conf->spool_dir,
+				    strerror(errno));
+		}
 		if ((srv.control = control_new(srv.base, sock, ctl_handle, &srv,
 		    err, sizeof(err))) == NULL)
 			fatal("event=startup-error problem=\"%s\"", err);

@@ -591,6 +591,28 @@ login_guessing(void **state)
 	CHECK_TRUE("the block ends", abuse_login_refused(a, "alice",
 	    T0 + 10 + 1800, rule, sizeof(rule)) == 0);
 	abuse_free(a);
+	/* a message rate limit does not refuse the login; a block does */
+	{
+		static const char *const r2[] = {
+			"rate-user: messages per user >= 2 in 1h -> tempfail "
+			"10m",
+			"flood-user: recipients per user >= 5 in 1h -> block "
+			"10m" };
+
+		a = with_rules(64, r2, 2);
+		abuse_event(a, "192.0.2.90", "carol", CNT_MESSAGES, 2, NULL, 0,
+		    T0);
+		CHECK_TRUE("carol is rate-limited", abuse_tempfail(a,
+		    "192.0.2.90", "carol", T0) != 0);
+		CHECK_TRUE("but may log in", abuse_login_refused(a, "carol",
+		    T0, rule, sizeof(rule)) == 0);
+		abuse_event(a, "192.0.2.90", "carol", CNT_RECIPIENTS, 5, NULL,
+		    0, T0);
+		CHECK_TRUE("blocked: may not", abuse_login_refused(a, "Carol",
+		    T0, rule, sizeof(rule)) == T0 + 600);
+		CHECK_STR("by flood-user", rule, "flood-user");
+		abuse_free(a);
+	}
 	UNIT_DONE();
 }
 
@@ -700,6 +722,9 @@ bounded(void **state)
 		snprintf(ip, sizeof(ip), "10.2.%d.%d", i / 256, i % 256);
 		abuse_event(a, ip, NULL, CNT_CONNECTIONS, 1, NULL, 0, T0 + 1);
 	}
+	/* the man pages (abuse.table_size) say 2,512 bytes, about 2.5 KB */
+	CHECK_UINT("the size of an entry, as documented", sizeof(struct ckey),
+	    2512);
 	CHECK_UINT("bounded", counters_count(abuse_counters(a)), 16);
 	CHECK_UINT("memory", counters_memory(abuse_counters(a)), mem);
 	CHECK_TRUE("the blocked source is remembered",
