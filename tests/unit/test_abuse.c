@@ -527,8 +527,9 @@ reload(void **state)
 		CHECK_UINT("new: hits survive the reload", rules[1].hits, 1);
 		CHECK_UINT("new: changed limit applies", rules[1].limit, 7);
 		CHECK_UINT("other: a new name starts at 0", rules[0].hits, 0);
-		abuse_set_rules(a, two, 2);
-		CHECK_UINT("again: still 1", rules[1].hits, 1);
+		abuse_set_rules(a, two, 2);	/* rules is stale now */
+		CHECK_UINT("again: still 1", abuse_rules(a, &rules) == 2 ?
+		    rules[1].hits : 99, 1);
 		assert_int_equal(abuse_parse_rule("renamed: messages per ip >= "
 		    "5 in 1h -> block 1h", &two[1], err, sizeof(err)), 0);
 		abuse_set_rules(a, two, 2);
