@@ -17,19 +17,11 @@
 static struct jval *
 call(const char *config, const char *sock, const char *req, int *rc)
 {
-	char path[4096], *reply;
+	char *reply;
 	struct jval *v;
 
-	if (cli_control_path(config, sock, path, sizeof(path)) == NULL) {
-		*rc = 2;
+	if ((*rc = cli_call("sluice", config, sock, req, &reply)) != 0)
 		return NULL;
-	}
-	if ((reply = control_call(path, req, 30)) == NULL) {
-		fprintf(stderr, "sluice: sluiced is not running (cannot reach "
-		    "%s: %s)\n", path, strerror(errno));
-		*rc = 3;
-		return NULL;
-	}
 	v = jsonp_parse(reply, strlen(reply));
 	if (v == NULL || jsonp_num(v, "ok") == 0) {
 		fprintf(stderr, "sluice: %s\n", v ? jsonp_str(v, "error") :
@@ -100,15 +92,11 @@ cmd_stats(int argc, char **argv)
 		}
 	}
 	if (json) {
-		char path[4096], *reply;
+		char *reply;
 
-		if (cli_control_path(config, sock, path, sizeof(path)) == NULL)
-			return 2;
-		if ((reply = control_call(path, "stats\n", 30)) == NULL) {
-			fprintf(stderr, "sluice: sluiced is not running (cannot "
-			    "reach %s: %s)\n", path, strerror(errno));
-			return 3;
-		}
+		if ((rc = cli_call("sluice", config, sock, "stats\n",
+		    &reply)) != 0)
+			return rc;
 		fputs(reply, stdout);
 		free(reply);
 		return 0;
@@ -217,13 +205,11 @@ cmd_list(int argc, char **argv)
 			jsonp_free(v);
 			/* ask again for the raw text */
 			{
-				char path[4096], *reply;
+				char *reply;
 
-				if (cli_control_path(config, sock, path,
-				    sizeof(path)) == NULL ||
-				    (reply = control_call(path, "list-show\n",
-				    30)) == NULL)
-					return 3;
+				if ((rc = cli_call("sluice", config, sock,
+				    "list-show\n", &reply)) != 0)
+					return rc;
 				fputs(reply, stdout);
 				free(reply);
 			}

@@ -58,6 +58,32 @@ cli_control_path(const char *config, const char *socket, char *dst,
 	return dst;
 }
 
+/*
+ * cli_call - one request to sluiced. 0 with the reply in *reply (the
+ * caller frees it), or the exit status, the reason printed after prog:
+ * 2 no configuration, 3 sluiced is not running, 4 permission denied.
+ */
+int
+cli_call(const char *prog, const char *config, const char *socket,
+    const char *request, char **reply)
+{
+	char path[4096], err[1024];
+
+	*reply = NULL;
+	if (cli_control_path(config, socket, path, sizeof(path)) == NULL)
+		return 2;
+	if ((*reply = control_call(path, request, 30, err,
+	    sizeof(err))) != NULL)
+		return 0;
+	if (errno == EACCES) {
+		fprintf(stderr, "%s: %s\n", prog, strncmp(err, "permission "
+		    "denied", 17) == 0 ? err : "permission denied");
+		return 4;
+	}
+	fprintf(stderr, "%s: sluiced is not running (%s)\n", prog, err);
+	return 3;
+}
+
 /* json_get - the string value of "key" in a flat part of JSON, or "" */
 static void
 json_get(const char *obj, const char *key, char *dst, size_t dstsize)
@@ -198,7 +224,7 @@ cmd_queue(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *socket = NULL, *verb = "list";
-	char path[4096], *reply = NULL;
+	char *reply = NULL;
 	struct buf req;
 	int ch, json = 0, ok, rc;
 
@@ -238,17 +264,13 @@ cmd_queue(int argc, char **argv)
 		if (!json) {
 			struct buf full;
 
-			if (cli_control_path(config, socket, path,
-			    sizeof(path)) == NULL) {
-				rc = 2;
-				goto out;
-			}
 			buf_init(&full, 8192);
 			buf_printf(&full, "list%s\n", buf_cstr(&req));
-			reply = control_call(path, full.data, 30);
+			rc = cli_call("sluice queue", config, socket, full.data,
+			    &reply);
 			buf_release(&full);
-			if (reply == NULL)
-				goto down;
+			if (rc != 0)
+				goto out;
 			if (strstr(reply, "\"count\":0") != NULL) {
 				fprintf(stderr, "sluice queue: no such message\n");
 				rc = 1;
@@ -263,20 +285,16 @@ cmd_queue(int argc, char **argv)
 	    strcmp(verb, "release") && strcmp(verb, "delete") &&
 	    strcmp(verb, "flush")))
 		usage();
-	if (cli_control_path(config, socket, path, sizeof(path)) == NULL) {
-		rc = 2;
-		goto out;
-	}
 	{
 		struct buf full;
 
 		buf_init(&full, 8192);
 		buf_printf(&full, "%s%s\n", verb, buf_cstr(&req));
-		reply = control_call(path, full.data, 30);
+		rc = cli_call("sluice queue", config, socket, full.data, &reply);
 		buf_release(&full);
 	}
-	if (reply == NULL)
-		goto down;
+	if (rc != 0)
+		goto out;
 	ok = strncmp(reply, "{\"ok\":true", 10) == 0;
 	if (json || !ok) {
 		if (!ok) {
@@ -300,11 +318,6 @@ cmd_queue(int argc, char **argv)
 		printf("%s: %s message%s\n", verb, n, strcmp(n, "1") ? "s" : "");
 	}
 	rc = 0;
-	goto out;
-down:
-	fprintf(stderr, "sluice queue: sluiced is not running (cannot reach "
-	    "%s: %s)\n", path, strerror(errno));
-	rc = 3;
 out:
 	free(reply);
 	buf_release(&req);

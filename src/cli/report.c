@@ -122,11 +122,23 @@ sorted(const struct hmap *m, size_t *n)
 struct report {
 	unsigned long long lines, ours, sessions, tls, received, bytes,
 	    sent_local, sent_remote, deferred, bounced, dsns, auth_ok,
-	    auth_fail, rejected, relay_denied;
+	    auth_fail, auth_blocked, rejected, relay_denied;
 	char		 first[40], last[40];
 	struct hmap	*by_rule, *clients, *senders, *relay_clients,
 			*unknown_clients, *alerts;
 };
+
+/*
+ * refusal_class - what refused an AUTH: the address's own failures
+ * ("auth-blocked"), or a rule's block of the login ("abuse-block:RULE")
+ */
+static const char *
+refusal_class(const struct logline *l)
+{
+	const char *why = logline_get(l, "reason");
+
+	return why && strncmp(why, "abuse-", 6) == 0 ? why : "auth-blocked";
+}
 
 /* feed - one parsed line into the report */
 static void
@@ -173,13 +185,19 @@ feed(struct report *r, const struct logline *l)
 		r->auth_ok++;
 	else if (strcmp(ev, "auth-failure") == 0)
 		r->auth_fail++;
-	else if (strstr(ev, "-rejected") != NULL &&
-	    (v = logline_get(l, "rule")) != NULL) {
+	else if ((strstr(ev, "-rejected") != NULL &&
+	    (v = logline_get(l, "rule")) != NULL) ||
+	    (strcmp(ev, "connect-refused") == 0 &&
+	    (v = logline_get(l, "reason")) != NULL) ||
+	    (strcmp(ev, "auth-blocked") == 0 && (v = refusal_class(l)))) {
 		char cls[64];
 		const char *client = logline_get(l, "client");
 
+		/* a rule's class: its name up to ':' or ' ' */
 		str_ncopy(cls, sizeof(cls), v, strcspn(v, ": "));
 		r->rejected++;
+		if (strcmp(ev, "auth-blocked") == 0)
+			r->auth_blocked++;
 		count(r->by_rule, cls, 1);
 		if (client && (strcmp(cls, "relay-denied") == 0 ||
 		    strcmp(cls, "percent-hack") == 0 ||
@@ -342,6 +360,7 @@ cmd_report(int argc, char **argv)
 		json_kv_int(&b, 1, "dsns", (long long)r.dsns);
 		json_kv_int(&b, 1, "auth_success", (long long)r.auth_ok);
 		json_kv_int(&b, 1, "auth_failure", (long long)r.auth_fail);
+		json_kv_int(&b, 1, "auth_blocked", (long long)r.auth_blocked);
 		json_kv_int(&b, 1, "rejections", (long long)r.rejected);
 		json_kv_int(&b, 1, "relay_denials", (long long)r.relay_denied);
 		jtable(&b, "rejections_by_rule", r.by_rule, 1000);
@@ -362,8 +381,8 @@ cmd_report(int argc, char **argv)
 		    "%llu bounced (%llu DSNs sent)\n", r.sent_local,
 		    r.sent_remote, r.deferred, r.bounced, r.dsns);
 		printf("sessions:     %llu (%llu with TLS); AUTH %llu ok, "
-		    "%llu failed\n", r.sessions, r.tls, r.auth_ok,
-		    r.auth_fail);
+		    "%llu failed, %llu refused as blocked\n", r.sessions, r.tls,
+		    r.auth_ok, r.auth_fail, r.auth_blocked);
 		printf("rejections:   %llu, of which relay denials %llu\n",
 		    r.rejected, r.relay_denied);
 		table("rejections by rule", r.by_rule);

@@ -9,6 +9,7 @@
 #include "policy/domset.h"
 #include "queue/runner.h"
 #include "server/abuse.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -77,7 +78,8 @@ static const struct key keys[] = {
 	  "alice); empty for none." },
 	{ "postmaster", T_STR, "postmaster", 0, 0, F(postmaster), NULL,
 	  "Mailbox that receives mail for postmaster, which is always "
-	  "accepted for local domains (RFC 5321 4.5.1)." },
+	  "accepted for local domains and for postmaster@HOSTNAME, from any "
+	  "client (RFC 5321 4.5.1)." },
 	{ "accept_literals", T_BOOL, "false", 0, 0, F(accept_literals), NULL,
 	  "Treat user@[IP] as local when IP is in local_addresses." },
 	{ "local_addresses", T_STRLIST, "", 0, 0, F(local_addresses), NULL,
@@ -218,15 +220,17 @@ static const struct key keys[] = {
 	  "Abuse rules, for every client and user including trusted ones: "
 	  "\"NAME: COUNTER per ip|user >= LIMIT in WINDOW -> "
 	  "tempfail|hold|block DURATION\". Counters: connections, messages, "
-	  "recipients, unknown_recipients, relay_denied, auth_failures, "
-	  "kbytes, rejections, domains (distinct recipient domains). WINDOW "
+	  "recipients, unknown_recipients, relay_denied, auth_failures (per "
+	  "user: the login tried), kbytes, rejections, domains (distinct "
+	  "recipient domains). WINDOW "
 	  "from 1m to 1h. tempfail: 451 4.7.1 at MAIL/RCPT; hold: the "
 	  "source's new and queued mail goes on hold; block: 421 at "
 	  "connect. Each trigger logs one event=abuse-alert line. An "
 	  "allow.clients entry exempts from the actions, not the counting." },
 	{ "abuse.table_size", T_UINT, "8192", 16, 1000000, F(abuse_table),
-	  NULL, "Client addresses and users tracked at once (about 1.8 KB "
-	  "each, only those in use cost memory); the least recently seen is "
+	  NULL, "Client addresses and users tracked at once, about 2.5 KB "
+	  "each (the default reserves 20 MB of address space, but only "
+	  "entries in use take memory); the least recently seen is "
 	  "forgotten first." },
 	{ "dnsbl.zones", T_STRLIST, "", 0, 0, F(dnsbl_zones), NULL,
 	  "DNS blocklists (RFC 5782) asked about each client at connect; a "
@@ -236,8 +240,9 @@ static const struct key keys[] = {
 	{ "dnsbl.timeout", T_DUR, "5s", 1, 60, F(dnsbl_timeout), NULL,
 	  "The greeting waits at most this long for the blocklists." },
 	{ "metrics.listen", T_STR, "", 0, 0, F(metrics_listen), NULL,
-	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (loopback "
-	  "recommended); empty: off." },
+	  "Serve Prometheus metrics at http://ADDR:PORT/metrics; ADDR must "
+	  "be a loopback address (127.0.0.1, [::1]): the endpoint has no TLS "
+	  "or login. Empty: off." },
 	{ "web.listen", T_STR, "127.0.0.1:8025", 0, 0, F(web_listen), NULL,
 	  "Where `sluice web` serves HTTP (put a TLS reverse proxy in "
 	  "front; see etc/nginx-sluice-web.conf)." },
@@ -843,6 +848,14 @@ check(struct loader *l)
 			lerr(l, at(l, "abuse.rules", i), "abuse.rules: %s",
 			    err);
 	}
+	if (c->metrics_listen[0]) {
+		char host[128];
+		unsigned port;
+
+		if (metrics_parse_listen(c->metrics_listen, host, sizeof(host),
+		    &port, err, sizeof(err)) == -1)
+			lerr(l, at(l, "metrics.listen", 0), "%s", err);
+	}
 	if (c->relayhost_auth[0] && strchr(c->relayhost_auth, ':') == NULL)
 		lerr(l, at(l, "outbound.relayhost_auth", 0),
 		    "outbound.relayhost_auth: want \"user:password\"");
@@ -1117,6 +1130,7 @@ conf_policy(const struct conf *c, struct policy_conf *pc)
 	pc->allow_quoted_at = c->allow_quoted_at;
 	pc->recipient_delimiter = c->recipient_delimiter[0];
 	pc->postmaster = c->postmaster;
+	pc->hostname = c->hostname;
 	pc->sender_check = c->sender_check;
 	pc->sender_logins = c->sender_logins;
 #define L(x)	pc->x = c->x.e; pc->n_##x = c->x.n

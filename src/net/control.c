@@ -1,5 +1,7 @@
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 
 #include "net/control.h"
 #include "util/json.h"
+#include "util/jsonp.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xalloc.h"
@@ -27,7 +30,11 @@ struct control {
 	control_fn		 fn;
 	void			*arg;
 	char			*path;
+	gid_t			 gid;	/* the socket's group */
 };
+
+/* The start of the reply that refuses a peer (control_call looks for it). */
+#define DENIED	"{\"ok\":false,\"denied\":true,"
 
 /* close_cb - the reply went out */
 static void
@@ -110,16 +117,96 @@ read_cb(struct bufferevent *bev, void *arg)
 	free(line);
 }
 
-/* peer_ok - root, our user, or our group */
+/*
+ * in_groups - is gid one of the peer's supplementary groups? SO_PEERGROUPS
+ * gives the groups the peer process has (what the kernel checked when it
+ * opened the socket); without it, the group database's for its user.
+ */
 static int
-peer_ok(int fd)
+in_groups(int fd, uid_t uid, gid_t gid)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
+	gid_t small[64], *g = small;
+	struct passwd *pw;
+	int i, n, found = 0;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+#ifdef SO_PEERGROUPS
+	{
+		socklen_t len = sizeof(small);
+		int r;
+
+		r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len);
+		if (r == -1 && errno == ERANGE) {
+			/* len is now the size needed */
+			g = xmalloc(len);
+			r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len);
+		}
+		if (r == 0)
+			for (i = 0; i < (int)(len / sizeof(gid_t)); i++)
+				if (g[i] == gid)
+					found = 1;
+		if (g != small)
+			free(g);
+		g = small;
+		if (r == 0)
+			return found;
+	}
+#endif
+	/* an old kernel: the user's groups as the group database has them */
+	if ((pw = getpwuid(uid)) == NULL)
 		return 0;
-	return cr.uid == 0 || cr.uid == geteuid() || cr.gid == getegid();
+	n = (int)(sizeof(small) / sizeof(small[0]));
+	if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) == -1) {
+		g = xreallocarray(NULL, (size_t)n, sizeof(*g));
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) == -1)
+			n = 0;
+	}
+	for (i = 0; i < n; i++)
+		if (g[i] == gid)
+			found = 1;
+	if (g != small)
+		free(g);
+	return found;
+}
+
+/*
+ * peer_ok - root, our user, or a member of the socket's group (its primary
+ * group or a supplementary one). 1, or 0 with the peer's credentials in cr.
+ */
+static int
+peer_ok(const struct control *c, int fd, struct ucred *cr)
+{
+	socklen_t len = sizeof(*cr);
+
+	memset(cr, 0, sizeof(*cr));
+	cr->uid = (uid_t)-1;
+	cr->gid = (gid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cr, &len) == -1)
+		return 0;
+	return cr->uid == 0 || cr->uid == geteuid() || cr->gid == c->gid ||
+	    in_groups(fd, cr->uid, c->gid);
+}
+
+/* refuse - tell a peer it may not use the socket, then close */
+static void
+refuse(const struct control *c, int fd, const struct ucred *cr)
+{
+	char line[512];
+	int n;
+
+	log_warn("event=control-refused pid=%ld uid=%ld gid=%ld reason=\"peer "
+	    "is not root, our user or in our group (gid %lu)\"",
+	    (long)cr->pid, (long)(int)cr->uid, (long)(int)cr->gid,
+	    (unsigned long)c->gid);
+	n = snprintf(line, sizeof(line), DENIED "\"error\":\"permission "
+	    "denied: uid %ld is not root, sluiced's user (uid %lu) or in its "
+	    "group (gid %lu)\"}\n", (long)(int)cr->uid,
+	    (unsigned long)geteuid(), (unsigned long)c->gid);
+	/* a fresh socket's buffer is empty: this never blocks */
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+		log_debug("event=control-refused problem=\"%s\"",
+		    strerror(errno));
+	close(fd);
 }
 
 /* accept_cb - one request per connection */
@@ -130,13 +217,12 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct control *c = arg;
 	struct bufferevent *bev;
 	struct timeval tv = { CONTROL_TIMEOUT, 0 };
+	struct ucred cr;
 
 	(void)sa;
 	(void)salen;
-	if (!peer_ok(fd)) {
-		log_warn("event=control-refused reason=\"peer is not root, our "
-		    "user or our group\"");
-		close(fd);
+	if (!peer_ok(c, fd, &cr)) {
+		refuse(c, fd, &cr);
 		return;
 	}
 	bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
@@ -179,6 +265,12 @@ control_new(struct event_base *base, const char *path, control_fn fn,
 	c->fn = fn;
 	c->arg = arg;
 	c->path = xstrdup(path);
+	{
+		struct stat st;
+
+		/* the group the file system lets in (a setgid directory's) */
+		c->gid = stat(path, &st) == 0 ? st.st_gid : getegid();
+	}
 	return c;
 }
 
@@ -194,41 +286,66 @@ control_free(struct control *c)
 	free(c);
 }
 
-/* control_call - client side; the reply, or NULL (errno) */
+/* denied - the refusal's message into err */
+static void
+denied(const char *reply, char *err, size_t errsize)
+{
+	struct jval *v = jsonp_parse(reply, strlen(reply));
+	const char *e = v ? jsonp_str(v, "error") : NULL;
+
+	snprintf(err, errsize, "%s", e && *e ? e : "permission denied");
+	jsonp_free(v);
+}
+
+/*
+ * control_call - client side: send a request and return the reply (the
+ * caller frees it). NULL with a message in err and errno: EACCES when we
+ * may not use the socket (its permissions, or sluiced refused us), else
+ * why sluiced could not be reached.
+ */
 char *
-control_call(const char *path, const char *request, int timeout_s)
+control_call(const char *path, const char *request, int timeout_s,
+    char *err, size_t errsize)
 {
 	struct sockaddr_un sun;
 	struct buf b;
-	int fd;
+	int fd, e;
 	size_t n = strlen(request), off = 0;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (str_copy(sun.sun_path, sizeof(sun.sun_path), path) == -1) {
+		snprintf(err, errsize, "cannot reach %s: path too long", path);
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1 || connect(fd, (struct sockaddr *)&sun,
 	    sizeof(sun)) == -1) {
-		int e = errno;
-
+		e = errno;
 		if (fd != -1)
 			close(fd);
+		if (e == EACCES || e == EPERM) {
+			snprintf(err, errsize, "permission denied: %s: only "
+			    "root, sluiced's user and members of its group may "
+			    "use it", path);
+			e = EACCES;
+		} else
+			snprintf(err, errsize, "cannot reach %s: %s", path,
+			    strerror(e));
 		errno = e;
 		return NULL;
 	}
 	while (off < n) {
-		ssize_t w = write(fd, request + off, n - off);
+		/* no SIGPIPE: a peer that refused us has closed already */
+		ssize_t w = send(fd, request + off, n - off, MSG_NOSIGNAL);
 
-		if (w <= 0) {
-			close(fd);
-			return NULL;
-		}
+		if (w <= 0)
+			break;	/* its answer may still be there to read */
 		off += (size_t)w;
 	}
 	buf_init(&b, CONTROL_REPLY_MAX);
+	errno = 0;
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		char chunk[65536];
@@ -244,11 +361,19 @@ control_call(const char *path, const char *request, int timeout_s)
 		if (buf_append(&b, chunk, (size_t)r) == -1)
 			break;
 	}
+	e = errno;
 	close(fd);
+	if (b.len > 0 && strncmp(buf_cstr(&b), DENIED, strlen(DENIED)) == 0) {
+		denied(buf_cstr(&b), err, errsize);
+		buf_release(&b);
+		errno = EACCES;
+		return NULL;
+	}
 	if (b.len == 0) {
 		buf_release(&b);
-		if (errno == 0)
-			errno = EPROTO;
+		snprintf(err, errsize, "no answer on %s: %s", path,
+		    strerror(e ? e : EPROTO));
+		errno = e ? e : EPROTO;
 		return NULL;
 	}
 	return b.data;

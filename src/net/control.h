@@ -4,8 +4,10 @@
  *
  * Request: one line, "VERB\tkey=value\tkey=value...\n" (values never hold
  * a tab or newline). Reply: one JSON object and a newline, then close.
- * Only root, sluiced's own user or its group may connect: the socket is
- * mode 0660 and every peer's credentials (SO_PEERCRED) are checked too.
+ * Only root, sluiced's own user or members of its group (primary or
+ * supplementary) may connect: the socket is mode 0660 and every peer's
+ * credentials are checked too (SO_PEERCRED, SO_PEERGROUPS); a refused
+ * peer gets {"ok":false,"denied":true,"error":"permission denied: ..."}.
  * Requests are capped (CONTROL_REQ_MAX) and time out; a bad one gets
  * {"ok":false,"error":...}.
  */
@@ -31,7 +33,9 @@ struct control *control_new(struct event_base *base, const char *path,
 void	control_free(struct control *c);
 
 /* client side: send a request, return the reply (caller frees); NULL with
- * errno set when nobody listens */
-char	*control_call(const char *path, const char *request, int timeout_s);
+ * a message in err and errno set: EACCES when we may not use the socket,
+ * else sluiced is not reachable */
+char	*control_call(const char *path, const char *request, int timeout_s,
+	    char *err, size_t errsize);
 
 #endif

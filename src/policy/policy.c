@@ -32,6 +32,7 @@ struct policy {
 	int		 allow_percent_hack, allow_bang_path, allow_quoted_at;
 	char		 delim;
 	char		 postmaster[SMTP_LOCAL_MAX + 1];
+	char		 hostname[SMTP_DOMAIN_MAX + 1];	/* "": none */
 	int		 sender_check;
 	struct hmap	*logins;	/* user -> struct domset of patterns */
 	struct plist	 deny_clients, allow_clients, deny_helo, allow_helo,
@@ -196,6 +197,10 @@ policy_new(const struct policy_conf *pc, char *err, size_t errsize)
 	p->delim = pc->recipient_delimiter;
 	str_copy(p->postmaster, sizeof(p->postmaster),
 	    pc->postmaster ? pc->postmaster : "postmaster");
+	if (pc->hostname && str_copy(p->hostname, sizeof(p->hostname),
+	    pc->hostname) == 0 && p->hostname[0] &&
+	    p->hostname[strlen(p->hostname) - 1] == '.')
+		p->hostname[strlen(p->hostname) - 1] = '\0';
 	if ((p->local_domains = domains(pc->local_domains, "local_domains",
 	    err, errsize)) == NULL ||
 	    (p->relay_domains = domains(pc->relay_domains, "relay_domains",
@@ -310,6 +315,72 @@ policy_set_dynlist(struct policy *p, const struct dynlist *d)
 }
 
 /*
+ * allow_hit - note in v the allow entry that applied, for the log:
+ * "allow-WHAT:PATTERN reason=..." (runtime entries: "runtime-allow-...")
+ */
+static void
+allow_hit(struct verdict *v, int runtime, const char *what,
+    const char *pattern, const char *reason)
+{
+	snprintf(v->allow, sizeof(v->allow), "%sallow-%s:%s%s%s",
+	    runtime ? "runtime-" : "", what, pattern, reason && *reason ?
+	    " reason=" : "", reason && *reason ? reason : "");
+}
+
+/* client_allow - is the client allow-listed? Notes the entry in v. */
+static int
+client_allow(const struct policy *p, const struct policy_client *c,
+    struct verdict *v)
+{
+	const struct dl_entry *e;
+	void *val = NULL;
+
+	if (cidr_set_match(p->allow_clients.cidrs, c->family, c->ip,
+	    &val) != NULL) {
+		const struct policy_entry *pe = val;
+
+		if (v && pe)
+			allow_hit(v, 0, "client", pe->pattern, pe->reason);
+		return 1;
+	}
+	if ((e = dynlist_match_client(p->dyn, DL_ALLOW, c->family, c->ip,
+	    0)) != NULL) {
+		if (v)
+			allow_hit(v, 1, "client", e->pattern, e->reason);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * addr_allow - is a HELO name, sender or recipient on an allow list (the
+ * configuration's l, or a runtime entry of type)? Notes the entry in v.
+ */
+static int
+addr_allow(const struct policy *p, const struct plist *l, enum dl_type type,
+    const char *local, const char *dom, struct verdict *v)
+{
+	const char *what = dynlist_type_name(type);
+	const struct dl_entry *e;
+	void *val = NULL;
+
+	if ((type == DL_HELO ? domset_match_domain(l->pats, dom, &val) :
+	    domset_match_addr(l->pats, local, dom, &val)) != NULL) {
+		const struct policy_entry *pe = val;
+
+		if (pe)
+			allow_hit(v, 0, what, pe->pattern, pe->reason);
+		return 1;
+	}
+	if ((e = dynlist_match_addr(p->dyn, DL_ALLOW, type, local, dom,
+	    0)) != NULL) {
+		allow_hit(v, 1, what, e->pattern, e->reason);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * policy_client_allowed - is the client on an allow list (configuration
  * or runtime)? Such clients are exempt from deny lists and blocking rules,
  * never granted relay.
@@ -317,9 +388,7 @@ policy_set_dynlist(struct policy *p, const struct dynlist *d)
 int
 policy_client_allowed(const struct policy *p, const struct policy_client *c)
 {
-	return cidr_set_match(p->allow_clients.cidrs, c->family, c->ip,
-	    NULL) != NULL || dynlist_match_client(p->dyn, DL_ALLOW, c->family,
-	    c->ip, 0) != NULL;
+	return client_allow(p, c, NULL);
 }
 
 /* dyn_hit - fill v from a runtime deny entry */
@@ -380,7 +449,7 @@ policy_connect(const struct policy *p, const struct policy_client *c,
 	void *val;
 
 	memset(v, 0, sizeof(*v));
-	if (!policy_client_allowed(p, c)) {
+	if (!client_allow(p, c, v)) {
 		if (cidr_set_match(p->deny_clients.cidrs, c->family, c->ip,
 		    &val)) {
 			deny_hit(v, val, "client", 554, "5.7.1",
@@ -416,8 +485,7 @@ policy_helo(const struct policy *p, const struct policy_client *c,
 	if (n > 0 && name[n - 1] == '.')
 		name[n - 1] = '\0';	/* a trailing root dot is the same name */
 	/* an allow entry, in the file or at run time, beats any deny */
-	if (!domset_match_domain(p->allow_helo.pats, name, NULL) &&
-	    !dynlist_match_addr(p->dyn, DL_ALLOW, DL_HELO, NULL, name, 0)) {
+	if (!addr_allow(p, &p->allow_helo, DL_HELO, NULL, name, v)) {
 		const struct dl_entry *e;
 
 		if (domset_match_domain(p->deny_helo.pats, name, &val)) {
@@ -497,9 +565,8 @@ policy_mail(const struct policy *p, const struct policy_client *c,
 	}
 	if (!(sender->flags & ADDR_NULL)) {
 		domain_key(sender, dom, sizeof(dom));
-		if (!domset_match_addr(p->allow_senders.pats, sender->local,
-		    dom, NULL) && !dynlist_match_addr(p->dyn, DL_ALLOW,
-		    DL_SENDER, sender->local, dom, 0)) {
+		if (!addr_allow(p, &p->allow_senders, DL_SENDER,
+		    sender->local, dom, v)) {
 			if (domset_match_addr(p->deny_senders.pats,
 			    sender->local, dom, &val)) {
 				deny_hit(v, val, "sender", 550, "5.7.1",
@@ -677,9 +744,7 @@ rcpt(const struct policy *p, const struct policy_client *c,
 	addr_format(r, shown, sizeof(shown));
 	domain_key(r, dom, sizeof(dom));
 	if (!(r->flags & ADDR_POSTMASTER) &&
-	    !domset_match_addr(p->allow_rcpts.pats, r->local, dom, NULL) &&
-	    !dynlist_match_addr(p->dyn, DL_ALLOW, DL_RECIPIENT, r->local,
-	    dom, 0)) {
+	    !addr_allow(p, &p->allow_rcpts, DL_RECIPIENT, r->local, dom, v)) {
 		const struct dl_entry *e;
 
 		if (domset_match_addr(p->deny_rcpts.pats, r->local, dom,
@@ -710,6 +775,19 @@ rcpt(const struct policy *p, const struct policy_client *c,
 		v->cls = RCPT_LOCAL;
 		str_copy(v->mailbox, sizeof(v->mailbox), p->postmaster);
 		set(v, POLICY_ACCEPT, 250, "2.1.5", "postmaster", "Ok");
+		return;
+	}
+	if (r->dtype == ADDR_DNAME && p->hostname[0] &&
+	    str_ieq(r->local, "postmaster") &&
+	    str_ieq(r->domain, p->hostname)) {
+		/*
+		 * RFC 5321 4.5.1: postmaster at our own name is ours, from
+		 * anyone, though the name is no local domain for others
+		 */
+		v->cls = RCPT_LOCAL;
+		str_copy(v->mailbox, sizeof(v->mailbox), p->postmaster);
+		snprintf(why, sizeof(why), "postmaster:%s", p->hostname);
+		set(v, POLICY_ACCEPT, 250, "2.1.5", why, "Ok");
 		return;
 	}
 	if (r->dtype == ADDR_DNAME) {

@@ -14,6 +14,8 @@
  * decided again), then: local domain -> the user must exist; relay domain
  * -> anyone; any other domain -> only an authenticated session or a client
  * in the authorized networks. The envelope sender never grants relay.
+ * postmaster at the server's own hostname is accepted from anyone (RFC
+ * 5321 4.5.1), though the hostname is not a local domain otherwise.
  */
 #ifndef SLUICE_POLICY_H
 #define SLUICE_POLICY_H
@@ -45,6 +47,9 @@ struct verdict {
 	char		enh[12];	/* "5.7.1" */
 	char		text[320];	/* reply text, no code */
 	char		rule[128];	/* the rule that decided, for logs */
+	char		allow[192];	/* the allow entry that applied, for
+					   logs ("allow-sender:PATTERN
+					   reason=..."), or "" */
 	/* policy_rcpt only */
 	enum rcpt_class	cls;
 	char		mailbox[SMTP_LOCAL_MAX + 1];	/* RCPT_LOCAL */
@@ -83,6 +88,8 @@ struct policy_conf {
 	int		  allow_quoted_at;
 	char		  recipient_delimiter;	/* 0 = none */
 	const char	 *postmaster;		/* mailbox for postmaster */
+	const char	 *hostname;		/* ours: postmaster@ it is
+						   accepted; NULL or "" */
 	int		  sender_check;		/* authenticated senders owned */
 	char		**sender_logins;	/* "user: pattern, ..." */
 	/* lists: arrays of n entries */

@@ -29,26 +29,49 @@ abuse_parse_rule(const char *text, struct abuse_rule *r, char *err,
 {
 	char name[64], counter[32], word[8], per[8], ge[4], in[4], arrow[4],
 	    act[16], lim[24], win[24], dur[24] = "1h";
+	const char *colon = strchr(text, ':'), *p = text, *e;
 	uint64_t v;
 	int n, end = 0;
-	size_t i;
 
 	memset(r, 0, sizeof(*r));
-	n = sscanf(text, " %63[^:]: %31s %7s %7s %3s %23s %3s %23s %3s %15s "
-	    "%23s %n", name, counter, word, per, ge, lim, in, win, arrow, act,
-	    dur, &end);
-	if (n == 11 && text[end] != '\0')
-		goto bad;	/* words after the duration: a typo, not ignored */
-	for (i = 0; name[i]; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		    (name[i] >= 'A' && name[i] <= 'Z') ||
-		    (name[i] >= '0' && name[i] <= '9') || name[i] == '-' ||
-		    name[i] == '_' || name[i] == '.')) {
-			snprintf(err, errsize, "rule \"%s\": a name is letters, "
-			    "digits, '-', '_' and '.'", text);
+	if (colon == NULL) {
+		snprintf(err, errsize, "rule \"%s\": no ':' after the rule's "
+		    "name (want \"NAME: COUNTER per ip|user >= LIMIT in WINDOW "
+		    "-> ACTION [DURATION]\")", text);
+		return -1;
+	}
+	/* the name: what precedes the colon, blanks around it dropped */
+	while (*p == ' ' || *p == '\t')
+		p++;
+	for (e = colon; e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		;
+	if (e == p) {
+		snprintf(err, errsize, "rule \"%s\": no name before the ':'",
+		    text);
+		return -1;
+	}
+	if ((size_t)(e - p) >= sizeof(name)) {
+		snprintf(err, errsize, "rule \"%s\": a name is at most %zu "
+		    "characters", text, sizeof(name) - 1);
+		return -1;
+	}
+	str_ncopy(name, sizeof(name), p, (size_t)(e - p));
+	for (p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		    *p == '.')) {
+			/* it goes into key=value log lines unquoted */
+			snprintf(err, errsize, "rule \"%s\": the name \"%s\" "
+			    "may hold only letters, digits, '-', '_' and '.'",
+			    text, name);
 			return -1;
 		}
-	if (n < 10 || strcmp(word, "per") != 0 || strcmp(ge, ">=") != 0 ||
+	n = sscanf(colon + 1, " %31s %7s %7s %3s %23s %3s %23s %3s %15s "
+	    "%23s %n", counter, word, per, ge, lim, in, win, arrow, act, dur,
+	    &end);
+	if (n == 10 && colon[1 + end] != '\0')
+		goto bad;	/* words after the duration: a typo, not ignored */
+	if (n < 9 || strcmp(word, "per") != 0 || strcmp(ge, ">=") != 0 ||
 	    strcmp(in, "in") != 0 ||
 	    strcmp(arrow, "->") != 0)
 		goto bad;
@@ -76,11 +99,9 @@ abuse_parse_rule(const char *text, struct abuse_rule *r, char *err,
 		    "domains are counted", text, COUNTERS_DOMAINS);
 		return -1;
 	}
-	if (r->per_user && (r->counter == CNT_CONNECTIONS ||
-	    r->counter == CNT_AUTH_FAILURES)) {
-		snprintf(err, errsize, "rule \"%s\": %s are counted per ip "
-		    "only (no user is known yet)", text,
-		    counter_name(r->counter));
+	if (r->per_user && r->counter == CNT_CONNECTIONS) {
+		snprintf(err, errsize, "rule \"%s\": connections are counted "
+		    "per ip only (no user is known yet)", text);
 		return -1;
 	}
 	if (strcmp(act, "tempfail") == 0)
@@ -122,13 +143,27 @@ abuse_free(struct abuse *a)
 	free(a);
 }
 
-/* abuse_set_rules - replace the rules; the counters stay (config reload) */
+/*
+ * abuse_set_rules - replace the rules (a config reload). The counters
+ * stay, and so does the hit count of each rule whose name survives.
+ */
 void
 abuse_set_rules(struct abuse *a, const struct abuse_rule *rules, size_t n)
 {
+	struct abuse_rule *nr = xcalloc(n ? n : 1, sizeof(*nr));
+	size_t i, j;
+
+	memcpy(nr, rules, n * sizeof(*rules));
+	for (i = 0; i < n; i++) {
+		nr[i].hits = 0;
+		for (j = 0; j < a->nrules; j++)
+			if (strcmp(nr[i].name, a->rules[j].name) == 0) {
+				nr[i].hits = a->rules[j].hits;
+				break;
+			}
+	}
 	free(a->rules);
-	a->rules = xcalloc(n ? n : 1, sizeof(*a->rules));
-	memcpy(a->rules, rules, n * sizeof(*rules));
+	a->rules = nr;
 	a->nrules = n;
 }
 
@@ -141,11 +176,16 @@ abuse_on_hold(struct abuse *a, void (*fn)(void *, const char *,
 	a->hold_arg = arg;
 }
 
-/* key - "ip:ADDR" or "user:NAME" */
+/*
+ * key - "ip:ADDR" or "user:NAME"; a login is compared without case (the
+ * passwd file's are), so "Alice" and "alice" are one source
+ */
 static void
 key(char *dst, size_t dstsize, int user, const char *v)
 {
 	snprintf(dst, dstsize, "%s:%s", user ? "user" : "ip", v);
+	if (user)
+		str_lower(dst);
 }
 
 /* apply - a rule fired for k */
@@ -231,8 +271,8 @@ until(struct abuse *a, const char *ip, const char *user, time_t now,
 	struct ckey *k;
 	time_t t = 0;
 
-	key(name, sizeof(name), 0, ip);
-	if ((k = counters_get(a->t, name, now, 0)) != NULL)
+	key(name, sizeof(name), 0, ip ? ip : "");
+	if (ip && (k = counters_get(a->t, name, now, 0)) != NULL)
 		t = *(time_t *)((char *)k + off);
 	if (user && *user) {
 		key(name, sizeof(name), 1, user);
@@ -255,6 +295,46 @@ time_t
 abuse_tempfail(struct abuse *a, const char *ip, const char *user, time_t now)
 {
 	return until(a, ip, user, now, offsetof(struct ckey, tempfail_until));
+}
+
+/* counts_auth - does the rule of that name count AUTH failures? */
+static int
+counts_auth(const struct abuse *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->nrules; i++)
+		if (strcmp(a->rules[i].name, name) == 0)
+			return a->rules[i].counter == CNT_AUTH_FAILURES;
+	return 0;
+}
+
+/*
+ * abuse_login_refused - may nobody log in as this user now? True while
+ * the user is blocked (by any rule), or rate-limited by a rule counting
+ * AUTH failures (a password guessed at from many addresses); a message
+ * rate limit only answers MAIL and RCPT. The rule's name goes to rule.
+ * Until when, or 0.
+ */
+time_t
+abuse_login_refused(struct abuse *a, const char *login, time_t now,
+    char *rule, size_t rulesize)
+{
+	char name[80];
+	struct ckey *k;
+
+	key(name, sizeof(name), 1, login);
+	if ((k = counters_get(a->t, name, now, 0)) == NULL)
+		return 0;
+	if (k->blocked_until > now) {
+		str_copy(rule, rulesize, k->why[0]);
+		return k->blocked_until;
+	}
+	if (k->tempfail_until > now && counts_auth(a, k->why[2])) {
+		str_copy(rule, rulesize, k->why[2]);
+		return k->tempfail_until;
+	}
+	return 0;
 }
 
 /* abuse_held - is new mail from this source to be held? */
@@ -317,9 +397,13 @@ top(struct abuse *a, struct buf *b, enum counter c, size_t n, time_t now)
 	free(val);
 }
 
-/* abuse_stats_json - members for `sluice stats` */
+/*
+ * abuse_stats_json - members for `sluice stats`. more: other actions in
+ * force (JSON objects separated by commas, e.g. AUTH blocks), or NULL.
+ */
 void
-abuse_stats_json(struct abuse *a, struct buf *b, time_t now)
+abuse_stats_json(struct abuse *a, struct buf *b, const char *more,
+    time_t now)
 {
 	struct ckey *k;
 	size_t i, n = 0;
@@ -349,6 +433,11 @@ abuse_stats_json(struct abuse *a, struct buf *b, time_t now)
 			json_kv_str(b, 1, "rule", k->why[i]);
 			(void)buf_putc(b, '}');
 		}
+	}
+	if (more && *more) {
+		if (n++)
+			(void)buf_putc(b, ',');
+		(void)buf_puts(b, more);
 	}
 	(void)buf_puts(b, "],\"rules\":[");
 	for (i = 0; i < a->nrules; i++) {

@@ -12,6 +12,9 @@
  *
  * Rules are written "NAME: COUNTER per ip|user >= LIMIT in WINDOW ->
  * ACTION [DURATION]", e.g. "worm: domains per ip >= 100 in 1h -> hold 4h".
+ * A user is the authenticated login, or for auth_failures the login tried
+ * (compared without case). A rule's hit count survives a reload that
+ * keeps its name.
  */
 #ifndef SLUICE_ABUSE_H
 #define SLUICE_ABUSE_H
@@ -55,7 +58,10 @@ time_t	abuse_tempfail(struct abuse *a, const char *ip, const char *user,
 	    time_t now);
 int	abuse_held(struct abuse *a, const char *ip, const char *user,
 	    time_t now);
-void	abuse_stats_json(struct abuse *a, struct buf *b, time_t now);
+time_t	abuse_login_refused(struct abuse *a, const char *login, time_t now,
+	    char *rule, size_t rulesize);
+void	abuse_stats_json(struct abuse *a, struct buf *b, const char *more,
+	    time_t now);
 size_t	abuse_rules(const struct abuse *a, const struct abuse_rule **r);
 struct counters *abuse_counters(struct abuse *a);
 

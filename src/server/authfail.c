@@ -1,8 +1,10 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/authfail.h"
 #include "util/hmap.h"
+#include "util/json.h"
 #include "util/str.h"
 #include "util/xalloc.h"
 
@@ -134,4 +136,34 @@ authfail_clear(struct authfail *a, const char *ip, time_t now)
 	/* not while a block is in force (a check begun before it) */
 	if (e != NULL && e->blocked_until <= now)
 		free(hmap_del(a->map, ip));
+}
+
+/*
+ * authfail_blocks_json - the addresses blocked now, as JSON objects for
+ * the actions `sluice stats` lists (comma-separated, no brackets).
+ * Returns how many.
+ */
+size_t
+authfail_blocks_json(struct authfail *a, struct buf *b, time_t now)
+{
+	size_t pos = 0, n = 0;
+	const char *k;
+	void *v;
+
+	while (hmap_iter(a->map, &pos, &k, &v)) {
+		const struct entry *e = v;
+		char src[80];
+
+		if (e->blocked_until <= now)
+			continue;
+		snprintf(src, sizeof(src), "ip:%s", e->ip);
+		(void)buf_puts(b, n++ ? ",{" : "{");
+		json_kv_str(b, 0, "source", src);
+		json_kv_str(b, 1, "action", "auth-block");
+		json_kv_int(b, 1, "until", (long long)e->blocked_until);
+		json_kv_str(b, 1, "rule", "auth.max_failures");
+		json_kv_int(b, 1, "failures", (long long)e->fails);
+		(void)buf_putc(b, '}');
+	}
+	return n;
 }

@@ -4,12 +4,17 @@
  * A bounded table (AUTHFAIL_MAX addresses; the stalest entry is evicted),
  * so a flood of addresses costs fixed memory. After slow_after failures
  * within window the answers are delayed; after max_failures the address
- * is blocked for block_time.
+ * is blocked for block_time. `sluice stats` lists the blocks in force
+ * (authfail_blocks_json). Failures per login tried are the abuse rules'
+ * (auth_failures per user), not this table's.
  */
 #ifndef SLUICE_AUTHFAIL_H
 #define SLUICE_AUTHFAIL_H
 
+#include <stddef.h>
 #include <time.h>
+
+#include "util/buf.h"
 
 #define AUTHFAIL_MAX	4096
 
@@ -24,5 +29,6 @@ int	authfail_blocked(struct authfail *a, const char *ip, time_t now);
 unsigned authfail_record(struct authfail *a, const char *ip, time_t now,
 	    unsigned *delay, int *blocked_now);
 void	authfail_clear(struct authfail *a, const char *ip, time_t now);
+size_t	authfail_blocks_json(struct authfail *a, struct buf *b, time_t now);
 
 #endif

@@ -83,6 +83,7 @@ struct authjob {
 	char		 pass[256];
 	int		 result;
 	unsigned	 delay;
+	char		 why[96];	/* AUTH_BLOCKED by a rule: its name */
 	struct event	*ev;
 };
 
@@ -170,7 +171,8 @@ auth_deliver(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c != NULL) {
 		c->auth = NULL;
-		smtp_session_auth_done(c->s, j->result, NULL);
+		smtp_session_auth_done(c->s, j->result, j->why[0] ? j->why :
+		    NULL);
 		process(c);
 	}
 	if (j->ev)
@@ -254,11 +256,16 @@ h_auth(void *ctx, const char *user, const char *pass)
 	struct conn *c = ctx;
 	struct server *srv = c->srv;
 	struct authjob *j = xcalloc(1, sizeof(*j));
+	char rule[64];
 
 	j->c = c;
 	c->auth = j;
 	str_copy(j->ip, sizeof(j->ip), c->client.ipstr);
-	if (authfail_blocked(srv->authfail, j->ip, time(NULL))) {
+	/* a login guessed at from many addresses: a per-user rule stops it */
+	if (!c->exempt && abuse_login_refused(srv->abuse, user, time(NULL),
+	    rule, sizeof(rule)) != 0)
+		snprintf(j->why, sizeof(j->why), "abuse-block:%s", rule);
+	if (j->why[0] || authfail_blocked(srv->authfail, j->ip, time(NULL))) {
 		j->result = AUTH_BLOCKED;
 		j->ev = evtimer_new(srv->base, auth_deliver, j);
 		event_active(j->ev, EV_TIMEOUT, 0);
@@ -313,8 +320,9 @@ h_note(void *ctx, enum smtp_note ev, const char *arg, uint64_t n)
 		    (uint32_t)((n + 1023) / 1024), NULL, c->exempt, now);
 		break;
 	case SN_AUTH_FAIL:
+		/* per address, and per login tried (arg) */
 		srv->st.auth_fail++;
-		abuse_event(srv->abuse, ip, NULL, CNT_AUTH_FAILURES, 1, NULL,
+		abuse_event(srv->abuse, ip, arg, CNT_AUTH_FAILURES, 1, NULL,
 		    c->exempt, now);
 		break;
 	case SN_AUTH_OK:
@@ -872,6 +880,13 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 	log_info("session=%s event=connect client=%s port=%u listener=%s "
 	    "role=%s", c->id, pc.ipstr, c->port, l->name, role_name(l->role));
 	policy_connect(srv->policy, &c->client, &v);
+	if (v.allow[0]) {
+		char qa[LOG_QUOTE_MAX];
+
+		log_info("session=%s event=allow-hit client=%s step=connect "
+		    "rule=%s", c->id, pc.ipstr,
+		    log_quotes(qa, sizeof(qa), v.allow));
+	}
 	if (v.kind != POLICY_ACCEPT) {
 		char qr[LOG_QUOTE_MAX];
 

@@ -37,10 +37,13 @@ dnsbl_name(int family, const unsigned char *ip, const char *zone, char *dst,
 	if (family == AF_INET)
 		o = (size_t)snprintf(dst, dstsize, "%u.%u.%u.%u.", ip[3],
 		    ip[2], ip[1], ip[0]);
-	else
+	else {
 		for (i = 15; i >= 0 && o + 4 < dstsize; i--)
 			o += (size_t)snprintf(dst + o, dstsize - o, "%x.%x.",
 			    ip[i] & 0xf, ip[i] >> 4);
+		if (i >= 0)
+			return -1;	/* not every nibble fitted */
+	}
 	if (o >= dstsize)
 		return -1;
 	return str_copy(dst + o, dstsize - o, zone);

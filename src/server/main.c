@@ -347,6 +347,10 @@ reload(struct server *srv)
 		return;
 	}
 	free(errs);
+	if (nc->hostname[0] == '\0') {
+		free(nc->hostname);
+		nc->hostname = xstrdup(srv->conf->hostname);
+	}
 	conf_policy(nc, &pc);
 	if ((np = policy_new(&pc, err, sizeof(err))) == NULL) {
 		log_warn("event=config-reload-failed problem=\"%s\"", err);
@@ -370,10 +374,6 @@ reload(struct server *srv)
 	abuse_set_rules(srv->abuse, rules, n);
 	free(rules);
 	policy_set_dynlist(np, srv->lists);
-	if (nc->hostname[0] == '\0') {
-		free(nc->hostname);
-		nc->hostname = xstrdup(srv->conf->hostname);
-	}
 	buf_init(&restart, 4096);
 	if (conf_diff(srv->conf, nc, restart_key, &restart) > 0 && restart.len)
 		log_warn("event=config-reload-partial keys=%s problem=\"these "
@@ -753,13 +753,20 @@ main(int argc, char **argv)
 		usage();
 
 	memset(&srv, 0, sizeof(srv));
+	srv.debug = debug;
 	srv.conf_path = path;
 	srv.conf = path ? conf_load(path, stderr) : conf_default();
 	if (srv.conf == NULL) {
 		fprintf(stderr, "sluiced: %s has errors; not starting\n", path);
 		return 1;
 	}
+	/* no hostname configured: the system's (the policy needs it too) */
+	if (gethostname(host, sizeof(host)) == -1)
+		str_copy(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
 	conf_policy(srv.conf, &pc);
+	if (srv.conf->hostname[0] == '\0')
+		pc.hostname = host;
 	if ((srv.policy = policy_new(&pc, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "sluiced: %s\n", err);
 		return 1;
@@ -794,9 +801,6 @@ main(int argc, char **argv)
 	}
 	set_log_level(srv.conf, debug);
 	if (srv.conf->hostname[0] == '\0') {
-		if (gethostname(host, sizeof(host)) == -1)
-			str_copy(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
 		free(srv.conf->hostname);
 		srv.conf->hostname = xstrdup(host);
 	}
@@ -853,9 +857,23 @@ main(int argc, char **argv)
 
 		if (srv.conf->control_socket[0])
 			str_copy(sock, sizeof(sock), srv.conf->control_socket);
-		else
+		else {
+			struct stat st;
+
 			snprintf(sock, sizeof(sock), "%s/control.sock",
 			    srv.conf->spool_dir);
+			/* members of our group reach the socket through the
+			 * spool: they may pass it (not list it; what is
+			 * inside stays 0700) */
+			if (stat(srv.conf->spool_dir, &st) == 0 &&
+			    !(st.st_mode & S_IXGRP) &&
+			    chmod(srv.conf->spool_dir,
+			    (st.st_mode & 07777) | S_IXGRP) == -1)
+				log_warn("event=config-warning problem=\"chmod "
+				    "g+x %s: %s: only root and our user reach "
+				    "the control socket\"", srv.conf->spool_dir,
+				    strerror(errno));
+		}
 		if ((srv.control = control_new(srv.base, sock, ctl_handle, &srv,
 		    err, sizeof(err))) == NULL)
 			fatal("event=startup-error problem=\"%s\"", err);

@@ -1,3 +1,6 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,7 @@
 #include "server/metrics.h"
 #include "server/server.h"
 #include "util/buf.h"
+#include "util/str.h"
 #include "util/xalloc.h"
 
 struct metrics {
@@ -42,29 +46,56 @@ handle(struct evhttp_request *req, void *arg)
 	buf_release(&b);
 }
 
-/* metrics_new - listen on "ADDR:PORT"; NULL with err */
+/*
+ * metrics_parse_listen - "ADDR:PORT" or "[ADDR]:PORT" with a loopback
+ * ADDR (127.0.0.0/8, ::1): the counters are nobody else's business, and
+ * the endpoint has no TLS or login. 0, or -1 with err.
+ */
+int
+metrics_parse_listen(const char *listen, char *host, size_t hostsize,
+    unsigned *port, char *err, size_t errsize)
+{
+	const char *colon = strrchr(listen, ':');
+	unsigned char ip[16];
+	uint64_t v;
+	size_t n;
+
+	if (colon == NULL || (n = (size_t)(colon - listen)) >= hostsize ||
+	    str_parse_u64(colon + 1, 1, 65535, &v) == -1) {
+		snprintf(err, errsize, "metrics.listen: want ADDR:PORT, not "
+		    "\"%s\"", listen);
+		return -1;
+	}
+	*port = (unsigned)v;
+	if (n >= 2 && listen[0] == '[' && listen[n - 1] == ']')
+		str_ncopy(host, hostsize, listen + 1, n - 2);
+	else
+		str_ncopy(host, hostsize, listen, n);
+	if (!(inet_pton(AF_INET, host, ip) == 1 && ip[0] == 127) &&
+	    !(inet_pton(AF_INET6, host, ip) == 1 &&
+	    IN6_IS_ADDR_LOOPBACK((struct in6_addr *)(void *)ip))) {
+		snprintf(err, errsize, "metrics.listen: \"%s\" is not a "
+		    "loopback address (127.0.0.1, [::1]); the metrics have no "
+		    "TLS or login: scrape them on this host, or through a "
+		    "proxy or tunnel that has", listen);
+		return -1;
+	}
+	return 0;
+}
+
+/* metrics_new - listen on "ADDR:PORT" (loopback); NULL with err */
 struct metrics *
 metrics_new(struct server *srv, const char *listen, char *err,
     size_t errsize)
 {
-	struct metrics *m = xcalloc(1, sizeof(*m));
+	struct metrics *m;
 	char host[128];
-	const char *colon = strrchr(listen, ':');
-	long port;
+	unsigned port;
 
-	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host) ||
-	    (port = strtol(colon + 1, NULL, 10)) <= 0 || port > 65535) {
-		snprintf(err, errsize, "metrics.listen: want ADDR:PORT, not "
-		    "\"%s\"", listen);
-		free(m);
+	if (metrics_parse_listen(listen, host, sizeof(host), &port, err,
+	    errsize) == -1)
 		return NULL;
-	}
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
+	m = xcalloc(1, sizeof(*m));
 	m->srv = srv;
 	m->http = evhttp_new(srv->base);
 	evhttp_set_timeout(m->http, 10);

@@ -11,6 +11,7 @@
 #include "queue/runner.h"
 #include "queue/spool.h"
 #include "server/abuse.h"
+#include "server/authfail.h"
 #include "server/server.h"
 #include "util/hmap.h"
 #include "util/json.h"
@@ -46,11 +47,13 @@ void
 stats_json(struct server *srv, struct buf *b)
 {
 	const struct runner_stats *q = runner_stats(srv->runner);
+	time_t now = time(NULL);
+	struct buf more;
 	const char *k;
 	void *v;
 	size_t pos = 0, n = 0;
 
-	json_kv_int(b, 0, "time", (long long)time(NULL));
+	json_kv_int(b, 0, "time", (long long)now);
 	(void)buf_puts(b, ",\"server\":{");
 	json_kv_int(b, 0, "sessions_active", srv->nsessions);
 	json_kv_int(b, 1, "sessions_total", (long long)srv->st.sessions);
@@ -77,7 +80,10 @@ stats_json(struct server *srv, struct buf *b)
 	json_kv_int(b, 1, "failed", (long long)q->failed);
 	json_kv_int(b, 1, "bounces", (long long)q->bounces);
 	(void)buf_puts(b, "},");
-	abuse_stats_json(srv->abuse, b, time(NULL));
+	buf_init(&more, 4 * 1024 * 1024);	/* AUTHFAIL_MAX entries */
+	(void)authfail_blocks_json(srv->authfail, &more, now);
+	abuse_stats_json(srv->abuse, b, buf_cstr(&more), now);
+	buf_release(&more);
 }
 
 /* label - a Prometheus label value: quoted, \\ " and newline escaped */

@@ -253,6 +253,18 @@ dispatch(struct smtp_session *s, const char *line, size_t len, int pipelined)
 	e->fn(s, &c);
 }
 
+/* allow_log - an allow-list entry applied to this step: say which */
+static void
+allow_log(struct smtp_session *s, const char *step, const struct verdict *v)
+{
+	char q[LOG_QUOTE_MAX];
+
+	if (v->allow[0])
+		log_info("session=%s event=allow-hit client=%s step=%s rule=%s",
+		    s->id, s->client.ipstr, step,
+		    log_quotes(q, sizeof(q), v->allow));
+}
+
 /* do_helo - HELO and EHLO: a fresh start (an implicit RSET) */
 static void
 do_helo(struct smtp_session *s, const struct cmd *c)
@@ -267,6 +279,7 @@ do_helo(struct smtp_session *s, const struct cmd *c)
 		return;
 	}
 	policy_helo(s->sp->policy, &s->client, name, &v);
+	allow_log(s, "helo", &v);
 	if (v.kind != POLICY_ACCEPT) {
 		log_info("session=%s event=helo-rejected client=%s helo=%s "
 		    "rule=%s reply=%d", s->id, s->client.ipstr,
@@ -336,6 +349,7 @@ do_mail(struct smtp_session *s, const struct cmd *c)
 		return;
 	}
 	policy_mail(s->sp->policy, &s->client, &a, &v);
+	allow_log(s, "mail", &v);
 	addr_format(&a, shown, sizeof(shown));
 	if (v.kind != POLICY_ACCEPT) {
 		log_info("session=%s event=mail-rejected client=%s from=%s "
@@ -393,6 +407,7 @@ do_rcpt(struct smtp_session *s, const struct cmd *c)
 		return;
 	}
 	policy_rcpt(s->sp->policy, &s->client, &s->tx->sender, &a, &v);
+	allow_log(s, "rcpt", &v);
 	addr_format(&a, shown, sizeof(shown));
 	addr_format(&s->tx->sender, from, sizeof(from));
 	if (v.kind != POLICY_ACCEPT) {

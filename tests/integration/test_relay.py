@@ -312,3 +312,51 @@ def test_listener_networks_trust_only_that_port(sluiced):
         codes[port] = s.rcpt("x@outside.example")[0]
         s.quit()
     assert codes == {p1: 550, p2: 250}, codes
+
+
+def test_postmaster_at_hostname_from_anyone(sluiced):
+    """RFC 5321 4.5.1: a default-ish sluiced (hostname mx.test, local
+    domain localhost) accepts <postmaster@mx.test> from an outsider and
+    delivers it like postmaster@localhost (to the postmaster mailbox);
+    anyone else at mx.test is still relaying. `sluice probe`'s positive
+    control, postmaster at the banner's name, is accepted."""
+    import json
+    import subprocess
+
+    from sluicetest import SLUICE, wait_until
+    srv = sluiced({"authorized_networks": ["127.0.0.1/32"],
+                   "postmaster": "hostmaster"})
+    with srv.client(source=OUTSIDER) as c:
+        c.ehlo("outsider.example")
+        assert c.cmd("MAIL FROM:<complaint@outside.example>").code == 250
+        r = c.cmd("RCPT TO:<Postmaster@MX.TEST>")
+        assert (r.code, r.enh) == (250, "2.1.5"), r
+        r = c.cmd("RCPT TO:<alice@mx.test>")
+        assert (r.code, r.enh) == (550, "5.7.1"), r
+        assert "Relaying denied" in r.text, r
+        r = c.cmd("RCPT TO:<postmaster@mx.test.outside.example>")
+        assert r.code == 550, r
+        assert c.cmd("DATA").code == 354
+        c.send("Subject: complaint\r\n\r\nabout your users\r\n.\r\n")
+        assert c.read_reply().code == 250
+        c.cmd("QUIT")
+    files = wait_until(lambda: srv.maildir_files("hostmaster"), 10,
+                       what="delivery to the postmaster mailbox")
+    assert len(files) == 1, files
+    assert b"about your users" in files[0].read_bytes()
+    assert not srv.maildir_files("postmaster")
+    denied = [e["rcpt"] for e in srv.events("rcpt-rejected",
+                                            rule="relay-denied")]
+    assert denied == ["<alice@mx.test>",
+                      "<postmaster@mx.test.outside.example>"], denied
+    p = subprocess.run([SLUICE, "probe", "--json", "--source", OUTSIDER,
+                        "--timeout", "5", "--connect-timeout", "5", "-q",
+                        f"127.0.0.1:{srv.port}"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p
+    t = [json.loads(l) for l in p.stdout.splitlines() if l.strip()][0]
+    steps = {s["id"]: s for s in t["tests"]}
+    assert t["target_domain"] == "mx.test", t["target_domain"]
+    assert steps["control-postmaster"]["verdict"] == "accepted", \
+        steps["control-postmaster"]
+    assert t["verdict"] == "closed", t["summary"]

@@ -81,6 +81,16 @@ static const struct parse_case parse_cases[] = {
 	{ "domains at the most that is counted", "d: domains per ip >= "
 	    "128 in 1h -> hold 1h", 0, "d", CNT_DOMAINS, 0, COUNTERS_DOMAINS,
 	    3600, ACT_HOLD, 3600 },
+	{ "auth failures per user (the login tried)", "guess: auth_failures "
+	    "per user >= 20 in 1h -> block 1h", 0, "guess", CNT_AUTH_FAILURES,
+	    1, 20, 3600, ACT_BLOCK, 3600 },
+	{ "name at the longest", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaa: messages per ip >= 5 in 1m -> block 1h", 0,
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    CNT_MESSAGES, 0, 5, 60, ACT_BLOCK, 3600 },
+	{ "blanks around the name", "  spaced-name  : messages per ip >= 5 in "
+	    "1m -> block 1h", 0, "spaced-name", CNT_MESSAGES, 0, 5, 60,
+	    ACT_BLOCK, 3600 },
 	{ "name with dots and underscores", "worm_v2.lan-1: domains per user "
 	    ">= 50 in 1h -> hold 4h", 0, "worm_v2.lan-1", CNT_DOMAINS, 1, 50,
 	    3600, ACT_HOLD, 4 * 3600 },
@@ -89,15 +99,19 @@ static const struct parse_case parse_cases[] = {
 	{ "more domains than are counted", "d: domains per ip >= 129 in 1h -> "
 	    "hold 1h", -1, .err = "distinct" },
 	{ "connections per user (no user at connect)", "c: connections per "
-	    "user >= 5 in 1m -> block 1h", -1 },
-	{ "auth failures per user", "a: auth_failures per user >= 5 in 1m -> "
-	    "block 1h", -1 },
-	{ "empty", "", -1 },
-	{ "blanks", "   ", -1 },
-	{ "no name", ": messages per ip >= 5 in 1m -> block 1h", -1 },
-	{ "no colon", "x messages per ip >= 5 in 1m -> block 1h", -1 },
+	    "user >= 5 in 1m -> block 1h", -1, .err = "per ip only" },
+	{ "empty", "", -1, .err = "no ':'" },
+	{ "blanks", "   ", -1, .err = "no ':'" },
+	{ "no name", ": messages per ip >= 5 in 1m -> block 1h", -1,
+	    .err = "no name before the ':'" },
+	{ "blank name", "   : messages per ip >= 5 in 1m -> block 1h", -1,
+	    .err = "no name before the ':'" },
+	/* the error says what is wrong, not that the name is bad */
+	{ "no colon", "x messages per ip >= 5 in 1m -> block 1h", -1,
+	    .err = "no ':' after the rule's name" },
 	{ "name too long", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaa: messages per ip >= 5 in 1m -> block 1h", -1 },
+	    "aaaaaaaaaaaaaaaaaaaa: messages per ip >= 5 in 1m -> block 1h", -1,
+	    .err = "at most 63 characters" },
 	{ "unknown counter", "x: bytes per ip >= 5 in 1m -> block 1h", -1,
 	    .err = "unknown counter bytes" },
 	{ "per host", "x: messages per host >= 5 in 1m -> block 1h", -1 },
@@ -136,9 +150,12 @@ static const struct parse_case parse_cases[] = {
 	    -1 },
 	/* the name goes into key=value log lines unquoted (rule=NAME) */
 	{ "blank in the name", "my rule: messages per ip >= 5 in 1m -> block "
-	    "1h", -1 },
+	    "1h", -1, .err = "the name \"my rule\" may hold only letters, "
+	    "digits, '-', '_' and '.'" },
 	{ "'=' in the name", "a=b: messages per ip >= 5 in 1m -> block 1h",
-	    -1 },
+	    -1, .err = "may hold only letters" },
+	{ "a colon later, none after the name", "my rule -> block 1h: x", -1,
+	    .err = "may hold only letters" },
 };
 
 /* parse - the table */
@@ -493,6 +510,32 @@ reload(void **state)
 	abuse_event(a, "192.0.2.60", NULL, CNT_MESSAGES, 1, NULL, 0, T0 + 60);
 	CHECK_TRUE("4 before the reload + 1 after", abuse_blocked(a,
 	    "192.0.2.60", NULL, T0 + 60) == T0 + 60 + 3600);
+	CHECK_UINT("the new rule fired once", rules[0].hits, 1);
+	/* a reload with the same rule and another: its hits stay (they are
+	 * sluice_abuse_alerts_total, a Prometheus counter), the other's 0 */
+	{
+		struct abuse_rule two[2];
+
+		assert_int_equal(abuse_parse_rule("other: messages per ip >= "
+		    "50 in 1h -> block 1h", &two[0], err, sizeof(err)), 0);
+		two[1] = rule;
+		two[1].hits = 0;	/* as parsed anew */
+		two[1].limit = 7;	/* the rule may change, not its name */
+		abuse_set_rules(a, two, 2);
+		CHECK_UINT("two rules", abuse_rules(a, &rules), 2);
+		CHECK_STR("order of the file", rules[1].name, "new");
+		CHECK_UINT("new: hits survive the reload", rules[1].hits, 1);
+		CHECK_UINT("new: changed limit applies", rules[1].limit, 7);
+		CHECK_UINT("other: a new name starts at 0", rules[0].hits, 0);
+		abuse_set_rules(a, two, 2);	/* rules is stale now */
+		CHECK_UINT("again: still 1", abuse_rules(a, &rules) == 2 ?
+		    rules[1].hits : 99, 1);
+		assert_int_equal(abuse_parse_rule("renamed: messages per ip >= "
+		    "5 in 1h -> block 1h", &two[1], err, sizeof(err)), 0);
+		abuse_set_rules(a, two, 2);
+		CHECK_UINT("renamed: a new rule, 0 hits", abuse_rules(a,
+		    &rules) == 2 ? rules[1].hits : 99, 0);
+	}
 	abuse_set_rules(a, &rule, 0);	/* as a reload to "rules = [ ]" does */
 	CHECK_UINT("no rules", abuse_rules(a, &rules), 0);
 	CHECK_TRUE("the block stays", abuse_blocked(a, "192.0.2.60", NULL,
@@ -500,6 +543,102 @@ reload(void **state)
 	abuse_event(a, "192.0.2.61", NULL, CNT_MESSAGES, 1000, NULL, 0, T0);
 	CHECK_TRUE("no rules, no action", abuse_blocked(a, "192.0.2.61", NULL,
 	    T0) == 0);
+	abuse_free(a);
+	UNIT_DONE();
+}
+
+/*
+ * login_guessing - AUTH failures counted per login tried, from many
+ * addresses: a per-user rule refuses that login (any case), not others,
+ * and leaves the addresses alone
+ */
+static void
+login_guessing(void **state)
+{
+	static const char *const r[] = {
+		"guess-ip: auth_failures per ip >= 5 in 1h -> block 1h",
+		"guess-user: auth_failures per user >= 10 in 1h -> block 30m",
+		"slow-user: auth_failures per user >= 3 in 1h -> tempfail 10m" };
+	struct abuse *a = with_rules(256, r, 3);
+	char ip[32], rule[64] = "";
+	int i;
+
+	(void)state;
+	/* one failure from each of 9 addresses: no address reaches 5 */
+	for (i = 0; i < 9; i++) {
+		snprintf(ip, sizeof(ip), "203.0.113.%d", i + 1);
+		abuse_event(a, ip, i % 2 ? "Alice" : "alice", CNT_AUTH_FAILURES,
+		    1, NULL, 0, T0 + i);
+	}
+	CHECK_TRUE("3 failures: the login is rate-limited",
+	    abuse_login_refused(a, "alice", T0 + 9, rule, sizeof(rule)) ==
+	    T0 + 2 + 600);
+	CHECK_STR("by slow-user", rule, "slow-user");
+	CHECK_TRUE("not blocked yet", abuse_blocked(a, NULL, "alice",
+	    T0 + 9) == 0);
+	abuse_event(a, "203.0.113.10", "ALICE", CNT_AUTH_FAILURES, 1, NULL, 0,
+	    T0 + 10);
+	CHECK_TRUE("10 failures, any case: blocked",
+	    abuse_login_refused(a, "aLiCe", T0 + 10, rule, sizeof(rule)) ==
+	    T0 + 10 + 1800);
+	CHECK_STR("by guess-user", rule, "guess-user");
+	CHECK_INT("one alert for the user", alerts("rule=guess-user "
+	    "source=user:alice counter=auth_failures value=10 limit=10"), 1);
+	CHECK_TRUE("another login is not refused",
+	    abuse_login_refused(a, "bob", T0 + 10, rule, sizeof(rule)) == 0);
+	CHECK_TRUE("no address is blocked", abuse_blocked(a, "203.0.113.1",
+	    NULL, T0 + 10) == 0);
+	CHECK_INT("no per-ip alert", alerts("rule=guess-ip"), 0);
+	CHECK_TRUE("the block ends", abuse_login_refused(a, "alice",
+	    T0 + 10 + 1800, rule, sizeof(rule)) == 0);
+	abuse_free(a);
+	/* a message rate limit does not refuse the login; a block does */
+	{
+		static const char *const r2[] = {
+			"rate-user: messages per user >= 2 in 1h -> tempfail "
+			"10m",
+			"flood-user: recipients per user >= 5 in 1h -> block "
+			"10m" };
+
+		a = with_rules(64, r2, 2);
+		abuse_event(a, "192.0.2.90", "carol", CNT_MESSAGES, 2, NULL, 0,
+		    T0);
+		CHECK_TRUE("carol is rate-limited", abuse_tempfail(a,
+		    "192.0.2.90", "carol", T0) != 0);
+		CHECK_TRUE("but may log in", abuse_login_refused(a, "carol",
+		    T0, rule, sizeof(rule)) == 0);
+		abuse_event(a, "192.0.2.90", "carol", CNT_RECIPIENTS, 5, NULL,
+		    0, T0);
+		CHECK_TRUE("blocked: may not", abuse_login_refused(a, "Carol",
+		    T0, rule, sizeof(rule)) == T0 + 600);
+		CHECK_STR("by flood-user", rule, "flood-user");
+		abuse_free(a);
+	}
+	UNIT_DONE();
+}
+
+/* stats_more - other actions in force (AUTH blocks) join the list */
+static void
+stats_more(void **state)
+{
+	static const char *const r[] = {
+		"blk: messages per ip >= 1 in 1m -> block 10m" };
+	struct abuse *a = with_rules(64, r, 1);
+	const char *more = "{\"source\":\"ip:198.51.100.9\",\"action\":"
+	    "\"auth-block\",\"until\":5,\"rule\":\"auth.max_failures\"}";
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	abuse_stats_json(a, &b, more, T0);
+	CHECK_HAS("alone", buf_cstr(&b), "\"actions\":[{\"source\":"
+	    "\"ip:198.51.100.9\",\"action\":\"auth-block\",");
+	abuse_event(a, "192.0.2.80", NULL, CNT_MESSAGES, 1, NULL, 0, T0);
+	buf_reset(&b);
+	abuse_stats_json(a, &b, more, T0);
+	CHECK_HAS("after the rule's, a comma between", buf_cstr(&b),
+	    "\"rule\":\"blk\"},{\"source\":\"ip:198.51.100.9\"");
+	buf_release(&b);
 	abuse_free(a);
 	UNIT_DONE();
 }
@@ -584,6 +723,9 @@ bounded(void **state)
 		snprintf(ip, sizeof(ip), "10.2.%d.%d", i / 256, i % 256);
 		abuse_event(a, ip, NULL, CNT_CONNECTIONS, 1, NULL, 0, T0 + 1);
 	}
+	/* the man pages (abuse.table_size) say 2,512 bytes, about 2.5 KB */
+	CHECK_UINT("the size of an entry, as documented", sizeof(struct ckey),
+	    2512);
 	CHECK_UINT("bounded", counters_count(abuse_counters(a)), 16);
 	CHECK_UINT("memory", counters_memory(abuse_counters(a)), mem);
 	CHECK_TRUE("the blocked source is remembered",
@@ -612,7 +754,7 @@ stats(void **state)
 	    T0);
 	buf_init(&b, 1 << 20);
 	(void)buf_putc(&b, '{');
-	abuse_stats_json(a, &b, T0 + 1);
+	abuse_stats_json(a, &b, NULL, T0 + 1);
 	(void)buf_putc(&b, '}');
 	CHECK_HAS("tracked", buf_cstr(&b), "\"sources\":{\"tracked\":4,"
 	    "\"capacity\":64,");
@@ -654,7 +796,7 @@ stats_two_actions(void **state)
 	    T0 + 1);
 	buf_init(&b, 1 << 20);
 	(void)buf_putc(&b, '{');
-	abuse_stats_json(a, &b, T0 + 2);
+	abuse_stats_json(a, &b, NULL, T0 + 2);
 	(void)buf_putc(&b, '}');
 	snprintf(want, sizeof(want), "{\"source\":\"ip:127.0.0.5\","
 	    "\"action\":\"hold\",\"until\":%lld,\"rule\":\"worm-domains\"}",
@@ -666,7 +808,7 @@ stats_two_actions(void **state)
 	CHECK_HAS("the rate limit names its rule", buf_cstr(&b), want);
 	buf_reset(&b);
 	(void)buf_putc(&b, '{');
-	abuse_stats_json(a, &b, T0 + 7200);
+	abuse_stats_json(a, &b, NULL, T0 + 7200);
 	CHECK_HAS("nothing in force later", buf_cstr(&b), "\"actions\":[]");
 	buf_release(&b);
 	abuse_free(a);
@@ -689,6 +831,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(stats, setup, teardown),
 		cmocka_unit_test_setup_teardown(stats_two_actions, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(login_guessing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(stats_more, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,7 @@ base_conf(struct policy_conf *pc, unsigned variant)
 	pc->allow_quoted_at = !!(variant & V_QUOTED);
 	pc->recipient_delimiter = '+';
 	pc->postmaster = "admin";
+	pc->hostname = "MX.Example.NET.";	/* not a local domain */
 	pc->deny_recipients = deny_rcpts;
 	pc->n_deny_recipients = NELEM(deny_rcpts);
 	pc->allow_recipients = allow_rcpts;
@@ -211,6 +212,33 @@ static const struct rcpt_case rcpt_cases[] = {
 	    ACC, 250, "2.1.5", "postmaster", RCPT_LOCAL, "admin" },
 	{ "postmaster@foreign", 0, U, "<postmaster@foreign.example>",
 	    DENIED },
+	/* RFC 5321 4.5.1: postmaster at our own hostname, from anyone */
+	{ "postmaster@hostname, untrusted", 0, U,
+	    "<postmaster@mx.example.net>",
+	    LOCAL("postmaster:MX.Example.NET", "admin") },
+	{ "postmaster@hostname, any case", 0, U6,
+	    "<PostMaster@MX.EXAMPLE.net>",
+	    LOCAL("postmaster:MX.Example.NET", "admin") },
+	{ "postmaster@hostname, trusted", 0, T24,
+	    "<postmaster@mx.example.net>",
+	    LOCAL("postmaster:MX.Example.NET", "admin") },
+	{ "postmaster@hostname, authenticated", 0, AUTH,
+	    "<postmaster@mx.example.net>",
+	    LOCAL("postmaster:MX.Example.NET", "admin") },
+	/* ... and nothing else at the hostname: it is no local domain */
+	{ "user@hostname, untrusted", 0, U, "<alice@mx.example.net>",
+	    DENIED },
+	{ "user@hostname, trusted: relayed, not local", 0, T24,
+	    "<alice@mx.example.net>",
+	    REMOTE("authorized-network:192.0.2.0/24") },
+	{ "postmaster+ext@hostname", 0, U, "<postmaster+x@mx.example.net>",
+	    DENIED },
+	{ "postmaster@sub.hostname", 0, U, "<postmaster@a.mx.example.net>",
+	    DENIED },
+	{ "postmaster@parent of hostname", 0, U, "<postmaster@example.net>",
+	    DENIED },
+	{ "postmaster@look-alike of hostname", 0, U,
+	    "<postmaster@mx.example.net.evil.example>", DENIED },
 	/* relay domains: anyone */
 	{ "relay domain", 0, U, "<anyone@backup.example>",
 	    REMOTE("relay-domain:backup.example") },

@@ -113,7 +113,12 @@ def conf_value(v):
         return str(v)
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, dict):     # an access-list entry: { pattern = ...; }
+        return "{ " + " ".join(f"{k} = {conf_value(x)};"
+                               for k, x in v.items()) + " }"
     if isinstance(v, (list, tuple)):
+        if any(isinstance(x, dict) for x in v):     # a list, not an array
+            return "( " + ", ".join(conf_value(x) for x in v) + " )"
         return "[ " + ", ".join(conf_value(x) for x in v) + " ]"
     raise TypeError(f"cannot express {v!r} in libconfig")
 

@@ -5,6 +5,8 @@ answer comes more slowly, at auth.max_failures the address is blocked
 still authenticates. AUTH needs TLS: every client says STARTTLS first.
 """
 import base64
+import json
+import re
 import time
 
 import pytest
@@ -153,3 +155,84 @@ def test_per_user_rule_follows_the_user(abuse_server, tmp_path):
     acts = srv.sluice_json("stats")["actions"]
     assert [(a["source"], a["action"]) for a in acts] == \
         [("user:alice", "tempfail")], acts
+
+
+def test_guessing_one_login_from_many_addresses(abuse_server, tmp_path):
+    """AUTH failures count per login tried too: a password guessed at from
+    many addresses (none reaching a per-address limit) is stopped by an
+    auth_failures per user rule; the login is refused from anywhere, the
+    right password too, while other logins and the addresses are not."""
+    pw = make_passwd(tmp_path / "passwd", USERS)
+    srv = abuse_server({
+        "auth.passwd_file": str(pw),
+        "auth.max_failures": 3, "auth.slow_after": 1000,
+        "abuse.rules": [
+            "login-guessing: auth_failures per user >= 4 in 10m -> "
+            "block 10m"],
+    })
+    guessers = ["127.0.0.40", "127.0.0.41", "127.0.0.42", "127.0.0.43"]
+    for i, ip in enumerate(guessers):     # one failure each, any case
+        with tls_session(srv, ip) as c:
+            r, _ = auth(c, "Alice" if i % 2 else "alice", f"guess-{i}")
+            assert r.code == 535, (ip, r)
+    with tls_session(srv, "127.0.0.44") as c:
+        r, _ = auth(c, "alice", USERS["alice"])
+        assert r.code == 454 and r.text.startswith("4.7.0"), r
+        assert c.closed_soon(), "not disconnected"
+    with tls_session(srv, "127.0.0.44") as c:    # the same address
+        r, _ = auth(c, "bob", USERS["bob"])
+        assert r.code == 235, r
+    for ip in guessers:                             # no address blocked
+        with srv.client(ip) as c:
+            assert c.greeting.code == 220, (ip, c.greeting)
+    alerts = srv.events("abuse-alert", rule="login-guessing")
+    assert len(alerts) == 1, alerts
+    assert alerts[0]["source"] == "user:alice", alerts
+    assert alerts[0]["counter"] == "auth_failures", alerts
+    assert alerts[0]["value"] == "4", alerts
+    blocked = srv.events("auth-blocked")
+    assert [(b["client"], b["user"], b["reason"]) for b in blocked] == [
+        ("127.0.0.44", "alice", "abuse-block:login-guessing")], blocked
+    assert not srv.events("auth-throttle"), "an address was throttled"
+    acts = [(a["source"], a["action"], a["rule"])
+            for a in srv.sluice_json("stats")["actions"]]
+    assert acts == [("user:alice", "block", "login-guessing")], acts
+    # the daily report counts the refusal, by its rule
+    rep = json.loads(srv.sluice("report", "--json",
+                                str(srv.log_path)).stdout)
+    assert rep["auth_failure"] == 4, rep
+    assert rep["auth_blocked"] == 1, rep
+    by_rule = {r["key"]: r["count"] for r in rep["rejections_by_rule"]}
+    assert by_rule == {"abuse-block": 1}, by_rule
+
+
+def test_stats_and_report_list_auth_blocks(srv):
+    """An address blocked by auth.max_failures is among the blocks in
+    force in `sluice stats` (JSON and text), and `sluice report` counts
+    the AUTH refusals."""
+    t0 = time.time()
+    with tls_session(srv, ATTACKER) as c:
+        codes = [auth(c, "bob", f"guess-{i}")[0].code for i in range(4)]
+        assert codes == [535, 535, 535, 454], codes
+    with tls_session(srv, ATTACKER) as c:
+        assert auth(c, "bob", USERS["bob"])[0].code == 454
+    st = srv.sluice_json("stats")
+    acts = [a for a in st["actions"] if a["action"] == "auth-block"]
+    assert len(acts) == 1, st["actions"]
+    a = acts[0]
+    assert a["source"] == f"ip:{ATTACKER}", a
+    assert a["rule"] == "auth.max_failures", a
+    assert a["failures"] == 4, a
+    assert t0 + 3600 - 5 <= a["until"] <= time.time() + 3600 + 5, a
+    text = srv.sluice("stats").stdout
+    assert re.search(rf"^  auth-block +ip:{re.escape(ATTACKER)} +until "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(rule "
+                     r"auth\.max_failures\)$", text, re.M), text
+    assert "in force: nothing" not in text, text
+    rep = json.loads(srv.sluice("report", "--json",
+                                str(srv.log_path)).stdout)
+    assert rep["auth_blocked"] == 2, rep
+    by_rule = {r["key"]: r["count"] for r in rep["rejections_by_rule"]}
+    assert by_rule == {"auth-blocked": 2}, by_rule
+    text = srv.sluice("report", str(srv.log_path)).stdout
+    assert "AUTH 0 ok, 3 failed, 2 refused as blocked" in text, text

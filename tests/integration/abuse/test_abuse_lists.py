@@ -209,3 +209,48 @@ def test_config_allow_exempts_from_actions_not_counting(abuse_server):
     assert alerts["ip:127.0.2.2"]["reason"] == "allow-listed"
     assert alerts["ip:127.0.2.3"]["action"] == "block"
     assert len(srv.events("abuse-alert")) == 2
+
+
+def test_allow_hits_logged_with_reason(abuse_server):
+    """Every allow hit is logged once per decision, with the entry's
+    pattern and reason: runtime entries (client, HELO, sender, recipient)
+    and the configuration's."""
+    srv = abuse_server(keys(**{
+        "deny.senders": ["bad.example"],
+        "allow.senders": [{"pattern": "ok@bad.example",
+                           "reason": "billing"}],
+    }))
+    src = "127.0.1.40"
+    for args in (("client", src, "--reason", "partner gateway"),
+                 ("helo", "gw.partner.example", "--reason", "their relay"),
+                 ("sender", "boss@", "--reason", "vip"),
+                 ("recipient", f"alice@{LOCAL}", "--reason", "the boss")):
+        srv.sluice("list", "add", "allow", *args)
+    srv.sluice("list", "add", "deny", "sender", "boss@")    # allow wins
+    with srv.client(src) as c:
+        assert c.greeting.code == 220, c.greeting
+        assert c.cmd("EHLO gw.partner.example").code == 250
+        assert c.cmd("MAIL FROM:<boss@partner.example>").code == 250
+        assert c.cmd(f"RCPT TO:<alice@{LOCAL}>").code == 250
+        assert c.cmd(f"RCPT TO:<bob@{LOCAL}>").code == 250     # no entry
+        assert c.cmd("RSET").code == 250
+        assert c.cmd("MAIL FROM:<ok@bad.example>").code == 250
+        c.cmd("QUIT")
+    hits = srv.wait_event("allow-hit", count=5)
+    assert [(h["step"], h["rule"]) for h in hits] == [
+        ("connect", f"runtime-allow-client:{src} reason=partner gateway"),
+        ("helo", "runtime-allow-helo:gw.partner.example reason=their "
+                 "relay"),
+        ("mail", "runtime-allow-sender:boss@ reason=vip"),
+        ("rcpt", f"runtime-allow-recipient:alice@{LOCAL} reason=the boss"),
+        ("mail", "allow-sender:ok@bad.example reason=billing"),
+    ], hits
+    assert {h["client"] for h in hits} == {src}
+    assert len({h["session"] for h in hits}) == 1, hits
+    # a client and envelope on no allow list: no hit
+    with srv.session("127.0.1.41") as c:
+        assert c.cmd("MAIL FROM:<someone@partner.example>").code == 250
+        assert c.cmd(f"RCPT TO:<bob@{LOCAL}>").code == 250
+        c.cmd("QUIT")
+    srv.wait_event("disconnect", client="127.0.1.41")
+    assert len(srv.events("allow-hit")) == 5, srv.events("allow-hit")

@@ -256,3 +256,66 @@ def test_report_on_this_log(srv, activity):
     text = srv.sluice("report", str(srv.log_path)).stdout
     assert "messages in:  3 " in text, text
     assert "rejections:   3, of which relay denials 2" in text, text
+
+
+def test_metrics_listen_must_be_loopback(abuse_server, tmp_path):
+    """metrics.listen takes a loopback address only (the endpoint has no
+    TLS or login): anything else is refused at config load, by sluiced -n,
+    at start and at a reload, with an error that names the key."""
+    from abuse_harness import SLUICED, render_config
+    port = free_port()
+    for bad in ("0.0.0.0", "192.0.2.1", "[::]", "[2001:db8::1]", "mx.test",
+                ""):
+        conf = tmp_path / "bad.conf"
+        conf.write_text(render_config({
+            "listen": [f"127.0.0.1:{port}"], "spool_dir": str(tmp_path),
+            "metrics.listen": f"{bad}:{port}"}))
+        p = subprocess.run([SLUICED, "-n", "-c", str(conf)],
+                           capture_output=True, text=True, timeout=20)
+        assert p.returncode == 1, (bad, p.stdout, p.stderr)
+        assert "metrics.listen" in p.stderr, (bad, p.stderr)
+        if bad:
+            assert "not a loopback address" in p.stderr, (bad, p.stderr)
+    for good in ("127.0.0.1", "127.0.0.2", "[::1]"):
+        conf = tmp_path / "good.conf"
+        conf.write_text(render_config({
+            "listen": [f"127.0.0.1:{port}"], "spool_dir": str(tmp_path),
+            "metrics.listen": f"{good}:{port}"}))
+        p = subprocess.run([SLUICED, "-n", "-c", str(conf)],
+                           capture_output=True, text=True, timeout=20)
+        assert p.returncode == 0, (good, p.stdout, p.stderr)
+    # a running server keeps its metrics when a reload asks for more
+    srv = abuse_server({"metrics.listen": f"127.0.0.1:{free_port()}"})
+    line = srv.reload(metrics__listen=f"0.0.0.0:{free_port()}")
+    assert "event=config-reload-failed" in line, line
+    assert "not a loopback address" in line, line
+
+
+def test_report_counts_refusals_at_connect(abuse_server):
+    """`sluice report` counts the connections refused before SMTP (an
+    abuse block: event=connect-refused) and those refused by a deny list
+    (connect-rejected) among the rejections, by rule."""
+    srv = abuse_server({"abuse.rules": [
+        "conn-flood: connections per ip >= 2 in 1m -> block 10m"]})
+    flood, denied = "127.0.3.1", "127.0.3.2"
+    srv.sluice("list", "add", "deny", "client", denied)
+    for _ in range(2):
+        with srv.client(flood) as c:
+            assert c.greeting.code == 220, c.greeting
+            c.cmd("QUIT")
+    for _ in range(3):
+        with srv.client(flood) as c:
+            assert c.greeting.code == 421, c.greeting
+    with srv.client(denied) as c:
+        assert c.greeting.code == 554, c.greeting
+        c.cmd("QUIT")
+    wait_until(lambda: len(srv.events("connect-refused")) == 3, 5,
+               what="3 connect-refused lines")
+    rep = json.loads(srv.sluice("report", "--json",
+                                str(srv.log_path)).stdout)
+    by_rule = {r["key"]: r["count"] for r in rep["rejections_by_rule"]}
+    assert by_rule == {"abuse-block": 3, "runtime-deny-client": 1}, by_rule
+    assert rep["rejections"] == 4, rep
+    text = srv.sluice("report", str(srv.log_path)).stdout
+    assert re.search(r"^ +3  abuse-block$", text, re.M), text
+    assert "rejections:   4, of which relay denials 0" in text, text
