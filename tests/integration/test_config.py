@@ -294,7 +294,7 @@ def test_value_errors_name_the_line_of_the_element(tmp_path):
             7: "abuse.rules", 9: "outbound.routes", 11: "deny.clients"}
     for line, key in want.items():
         hits = [l for l in r.stderr.splitlines()
-                if l.startswith(f"{f}:{line}: {key}:")]
+                if l.startswith(f"{f}:{line}: {key}")]
         assert hits, f"no error for line {line} ({key}):\n{r.stderr}"
     assert f"{f}:0:" not in r.stderr, r.stderr
     no_sanitizer_reports(r.stderr)
