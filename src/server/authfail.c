@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,11 +81,33 @@ evict(struct authfail *a, time_t now)
 	free(hmap_del(a->map, oldest));
 }
 
+/*
+ * source_key - what failures are counted under: the IPv4 address, or the
+ * /64 of an IPv6 one (one site gets a whole /64: counting its addresses
+ * one by one would let it guess without end).
+ */
+static const char *
+source_key(const char *ip, char *buf, size_t bufsize)
+{
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (strchr(ip, ':') == NULL || inet_pton(AF_INET6, ip, a) != 1 ||
+	    (a[0] == 0 && a[1] == 0 && a[10] == 0xff && a[11] == 0xff))
+		return ip;
+	memset(a + 8, 0, 8);
+	if (inet_ntop(AF_INET6, a, text, sizeof(text)) == NULL)
+		return ip;
+	snprintf(buf, bufsize, "%s/64", text);
+	return buf;
+}
+
 /* authfail_blocked - is ip blocked now? */
 int
 authfail_blocked(struct authfail *a, const char *ip, time_t now)
 {
-	struct entry *e = hmap_get(a->map, ip);
+	char kb[64];
+	struct entry *e = hmap_get(a->map, source_key(ip, kb, sizeof(kb)));
 
 	return e != NULL && e->blocked_until > now;
 }
@@ -98,15 +121,26 @@ unsigned
 authfail_record(struct authfail *a, const char *ip, time_t now,
     unsigned *delay, int *blocked_now)
 {
-	struct entry *e = hmap_get(a->map, ip);
+	char kb[64];
+	struct entry *e;
 
+	ip = source_key(ip, kb, sizeof(kb));
+	e = hmap_get(a->map, ip);
 	*delay = 0;
 	*blocked_now = 0;
 	if (e == NULL) {
 		if (hmap_count(a->map) >= AUTHFAIL_MAX)
 			evict(a, now);
-		if (hmap_count(a->map) >= AUTHFAIL_MAX)
+		if (hmap_count(a->map) >= AUTHFAIL_MAX) {
+			/*
+			 * Every entry is a block in force: an attacker with
+			 * more addresses than the table holds. Fail closed:
+			 * an address that cannot be tracked is slowed down
+			 * as far as the throttle goes.
+			 */
+			*delay = a->slow_after ? AUTHFAIL_MAX_DELAY : 0;
 			return 0;
+		}
 		e = xcalloc(1, sizeof(*e));
 		str_copy(e->ip, sizeof(e->ip), ip);
 		e->first = now;
@@ -122,8 +156,8 @@ authfail_record(struct authfail *a, const char *ip, time_t now,
 		e->blocked_until = now + (time_t)a->block_time;
 		*blocked_now = 1;
 	} else if (a->slow_after && e->fails >= a->slow_after)
-		*delay = e->fails - a->slow_after + 1 > 10 ? 10 :
-		    e->fails - a->slow_after + 1;
+		*delay = e->fails - a->slow_after + 1 > AUTHFAIL_MAX_DELAY ?
+		    AUTHFAIL_MAX_DELAY : e->fails - a->slow_after + 1;
 	return e->fails;
 }
 
@@ -131,7 +165,11 @@ authfail_record(struct authfail *a, const char *ip, time_t now,
 void
 authfail_clear(struct authfail *a, const char *ip, time_t now)
 {
-	struct entry *e = hmap_get(a->map, ip);
+	char kb[64];
+	struct entry *e;
+
+	ip = source_key(ip, kb, sizeof(kb));
+	e = hmap_get(a->map, ip);
 
 	/* not while a block is in force (a check begun before it) */
 	if (e != NULL && e->blocked_until <= now)

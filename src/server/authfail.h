@@ -2,7 +2,9 @@
  * authfail - AUTH failures per client address, against password guessing.
  *
  * A bounded table (AUTHFAIL_MAX addresses; the stalest entry is evicted),
- * so a flood of addresses costs fixed memory. After slow_after failures
+ * so a flood of addresses costs fixed memory; when every entry is a block
+ * in force, failures from new addresses get the longest delay. IPv6
+ * clients are counted by their /64. After slow_after failures
  * within window the answers are delayed; after max_failures the address
  * is blocked for block_time. `sluice stats` lists the blocks in force
  * (authfail_blocks_json). Failures per login tried are the abuse rules'
@@ -17,6 +19,7 @@
 #include "util/buf.h"
 
 #define AUTHFAIL_MAX	4096
+#define AUTHFAIL_MAX_DELAY	10	/* seconds: the slowest answer */
 
 struct authfail;
 
