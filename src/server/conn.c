@@ -72,6 +72,7 @@ struct conn {
 	char			 user[256];	/* once authenticated */
 	int			 exempt;	/* allow-listed: no abuse actions */
 	struct timeval		 start, closed_at;
+	time_t			 active;	/* last progress (arm) */
 	struct conn		*next, *prev;
 };
 
@@ -90,11 +91,20 @@ struct authjob {
 /* The longest a TLS handshake may take. */
 #define TLS_HANDSHAKE_SECS	30
 
+/*
+ * At a session limit, a session that made no progress for this long may
+ * be closed to serve a new client (the longest idle first), looking at
+ * most ROOM_SCAN sessions from the idle end.
+ */
+#define ROOM_IDLE_SECS	5
+#define ROOM_SCAN	1024
+
 static void process(struct conn *c);
 static void arm(struct conn *c);
 static void greet(struct conn *c);
 static void start_tls(struct conn *c);
 static void read_cb(struct bufferevent *bev, void *arg);
+static void refuse(int fd, const char *reply);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void flush(struct conn *c);
@@ -401,6 +411,69 @@ kill_conn(struct conn *c)
 	event_active(c->reap, EV_TIMEOUT, 0);
 }
 
+/* unlink_conn - take c out of the server's list */
+static void
+unlink_conn(struct server *srv, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		srv->conns_tail = c->prev;
+	c->next = c->prev = NULL;
+}
+
+/* link_conn - put c at the head (the most recently active end) */
+static void
+link_conn(struct server *srv, struct conn *c)
+{
+	c->prev = NULL;
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	else
+		srv->conns_tail = c;
+	srv->conns = c;
+}
+
+/*
+ * make_room - at a session limit (of ip, or in total when ip is NULL),
+ * close the session that has made no progress for longest, if that is at
+ * least ROOM_IDLE_SECS: slow and idle clients cannot keep a working one
+ * out. 1 if one was closed (its slot frees when it is reaped).
+ */
+static int
+make_room(struct server *srv, const char *ip)
+{
+	time_t now = time(NULL);
+	struct conn *c;
+	size_t n = 0;
+
+	for (c = srv->conns_tail; c != NULL && n < ROOM_SCAN; c = c->prev,
+	    n++) {
+		if (now - c->active < ROOM_IDLE_SECS)
+			return 0;	/* the rest are more recent still */
+		if (c->dead || c->closing || c->msg != NULL ||
+		    (ip != NULL && strcmp(c->client.ipstr, ip) != 0))
+			continue;
+		log_info("session=%s event=session-dropped client=%s idle=%lld "
+		    "state=%s reason=%s", c->id, c->client.ipstr,
+		    (long long)(now - c->active),
+		    smtp_state_name(smtp_session_state(c->s)),
+		    ip ? "room-for-same-client" : "room-for-new-client");
+		if (!c->tls_pending && bufferevent_openssl_get_ssl(c->bev) ==
+		    NULL)
+			refuse(bufferevent_getfd(c->bev), "421 4.4.2 Error: "
+			    "idle too long while the server is busy\r\n");
+		kill_conn(c);
+		return 1;
+	}
+	return 0;
+}
+
 /* reap_cb - log the disconnect and free everything */
 static void
 reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -429,12 +502,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(c->reap);
 	per_ip(srv, c->client.ipstr, -1);
 	srv->nsessions--;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	unlink_conn(srv, c);
 	free(c);
 	if (srv->stopping && srv->stopcheck)
 		event_active(srv->stopcheck, EV_TIMEOUT, 0);
@@ -481,6 +549,12 @@ arm(struct conn *c)
 	tv.tv_sec = (time_t)(smtp_session_state(c->s) == ST_DATA ?
 	    cf->data_timeout : cf->idle_timeout);
 	evtimer_add(c->timer, &tv);
+	/* progress: to the active end of the list */
+	c->active = time(NULL);
+	if (c->srv->conns != c) {
+		unlink_conn(c->srv, c);
+		link_conn(c->srv, c);
+	}
 }
 
 /* flush - move the session's replies to the socket */
@@ -810,7 +884,7 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 		refuse(fd, "421 4.3.2 Service shutting down\r\n");
 		return;
 	}
-	if (srv->nsessions >= srv->max_sessions) {
+	if (srv->nsessions >= srv->max_sessions && !make_room(srv, NULL)) {
 		srv->st.refused++;
 		log_warn("event=connect-refused client=%s reason=too-many-"
 		    "sessions sessions=%u limit=%u", pc.ipstr, srv->nsessions,
@@ -834,7 +908,7 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 	}
 	if (!policy_client_trusted(srv->policy, &pc, rule, sizeof(rule)) &&
 	    (uintptr_t)hmap_get(srv->per_ip, pc.ipstr) >=
-	    srv->conf->sessions_per_ip) {
+	    srv->conf->sessions_per_ip && !make_room(srv, pc.ipstr)) {
 		srv->st.refused++;
 		log_warn("event=connect-refused client=%s reason=too-many-"
 		    "sessions-from-client limit=%llu", pc.ipstr,
@@ -871,10 +945,8 @@ conn_accept(struct server *srv, struct listener *l, int fd,
 	srv->nsessions++;
 	srv->st.sessions++;
 	per_ip(srv, pc.ipstr, 1);
-	c->next = srv->conns;
-	if (c->next)
-		c->next->prev = c;
-	srv->conns = c;
+	c->active = time(NULL);
+	link_conn(srv, c);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	log_info("session=%s event=connect client=%s port=%u listener=%s "

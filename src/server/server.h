@@ -67,7 +67,8 @@ struct server {
 	unsigned long long	 nofile;	/* descriptor limit, for reloads */
 	int			 debug;		/* -d: debug log whatever the file says */
 	struct hmap		*per_ip;	/* ip text -> count (uintptr) */
-	struct conn		*conns;		/* every live connection */
+	struct conn		*conns;		/* every live connection, the */
+	struct conn		*conns_tail;	/* most recently active first */
 	uint32_t		 idnext;
 	int			 stopping;
 	struct event		*stopcheck;

@@ -525,3 +525,41 @@ def test_every_refusal_is_logged(sluiced):
                    ("RCPT TO:<u2@example.test>", "452"),
                    ("AUTH PLAIN", "502")], got
     assert "c2VjcmV0" not in srv.log_text()
+
+
+def test_idle_sessions_make_room_at_the_limits(sluiced):
+    """At a session limit (in total or per client), a session idle for 5 s
+    or more is closed (421 4.4.2) to serve a new client: slow and idle
+    clients cannot keep a working one out. Fresh sessions are kept."""
+    srv = sluiced({"limits.sessions": 12, "limits.sessions_per_ip": 4,
+                   "authorized_networks": ["192.0.2.1/32"],
+                   "local_domains": ["example.test"]})
+    idle = [srv.client(source=f"127.0.0.{2 + i // 4}") for i in range(12)]
+    try:
+        # all fresh: a new client is refused as before
+        extra = srv.client(source="127.0.0.9", banner=False)
+        assert extra.read_reply().code == 421
+        extra.close()
+        time.sleep(5.5)
+        # now one idle session (the longest idle) gives way; a client of
+        # an address at its own limit takes one of that address's
+        with srv.smtp(source="127.0.0.2") as s:
+            s.sendmail("a@b.example", ["u@example.test"],
+                       "Subject: room\r\n\r\nserved\r\n")
+        wait_until(lambda: srv.maildir_files("u"), 10, what="delivery")
+        dropped = srv.events("session-dropped")
+        assert {e["reason"] for e in dropped} <= {
+            "room-for-new-client", "room-for-same-client"}, dropped
+        assert any(e["client"] == "127.0.0.2" for e in dropped), dropped
+        closed = []
+        for c in idle:
+            try:
+                r = c.read_reply(timeout=0.5)
+                closed.append((r.code, r.enh))
+            except Exception:
+                pass
+        assert (421, "4.4.2") in closed, closed
+        assert len(closed) == len(dropped) <= 2, (closed, dropped)
+    finally:
+        for c in idle:
+            c.close()
