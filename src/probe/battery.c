@@ -191,13 +191,16 @@ battery_find(const char *id)
 	return NULL;
 }
 
-/* battery_parent - "mx.example.com" -> "example.com"; a 1-2 label name stays */
+/*
+ * battery_parent - "mx.example.com" -> "example.com"; a name of one or two
+ * labels, or an address literal ("[192.0.2.1]"), stays as it is.
+ */
 void
 battery_parent(const char *host, char *dst, size_t dstsize)
 {
 	const char *dot = strchr(host, '.');
 
-	if (dot != NULL && strchr(dot + 1, '.') != NULL)
+	if (host[0] != '[' && dot != NULL && strchr(dot + 1, '.') != NULL)
 		str_copy(dst, dstsize, dot + 1);
 	else
 		str_copy(dst, dstsize, host);
