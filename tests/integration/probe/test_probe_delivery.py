@@ -35,7 +35,7 @@ def test_accept_then_bounce_is_not_open(fake):
     catch = free_port()
     srv = fake("bounce-async", relay_to=("127.0.0.1", catch),
                relay_delay=0.2)
-    r = run_probe(*delivery(catch, *FAST, "--wait", "6", "--tests",
+    r = run_probe(*delivery(catch, *FAST, "--wait", "10", "--tests",
                             "relay-sender-is-rcpt,relay-plain"), srv.spec)
     t = r.one()
     # both bounces really reached the catcher
@@ -53,7 +53,7 @@ def test_accept_then_bounce_is_not_open(fake):
         assert x["note"] == "accepted, then bounced", x
     assert "2 of them came back as bounces" in t["summary"], t["summary"]
     # no waiting for the full --wait: both tokens came back
-    assert r.elapsed < 5, r
+    assert r.elapsed < 8, r
 
 
 # ---------------------------------------------------------------- timeout
@@ -95,13 +95,13 @@ def wait_for(pred, secs, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def forge_during_wait(fake, forge):
+def forge_during_wait(fake, forge, wait="4"):
     """Probe an accept-all fake (it delivers nothing) in delivery mode; once
     it has the test message, call forge(catch port, message) while the probe
     waits. The probe's result."""
     catch = free_port()
     srv = fake("accept-all")
-    p = ProbeProc(*delivery(catch, *FAST, "-v", "--wait", "4", "--tests",
+    p = ProbeProc(*delivery(catch, *FAST, "-v", "--wait", wait, "--tests",
                             "relay-plain"), srv.spec)
     try:
         msg = wait_for(lambda: srv.messages and srv.messages[0], 20,
@@ -147,11 +147,11 @@ def test_genuine_copy_with_proof_is_counted(fake):
         send(catch, f"sluice-probe-{token}@outside.test",
              f"sluice-relay-{token}@outside.test", body)
 
-    r, _ = forge_during_wait(fake, forward)
+    r, _ = forge_during_wait(fake, forward, wait="10")
     t = r.one()
     assert by_id(t, "relay-plain")["verdict"] == "open", r
     assert t["verdict"] == "open" and r.rc == 1, r
-    assert r.elapsed < 4, r         # the token came: no full wait
+    assert r.elapsed < 8, r         # the token came: no full wait
 
 
 # ---------------------------------------------------------------- Maildir
@@ -168,7 +168,7 @@ def test_maildir_delivery_is_open(fake, tmp_path):
     d = maildir(tmp_path)
     srv = fake("deliver-maildir", maildir=str(d))
     r = run_probe("--json", *FAST, "--mode", "delivery", "--maildir", str(d),
-                  "--outside", "outside.test", "--wait", "5", "--tests",
+                  "--outside", "outside.test", "--wait", "10", "--tests",
                   "relay-plain,relay-null-sender,percent-target", srv.spec)
     t = r.one()
     assert len(os.listdir(d / "new")) == 3
@@ -176,7 +176,7 @@ def test_maildir_delivery_is_open(fake, tmp_path):
                                     "relay-null-sender": "open",
                                     "percent-target": "open"}, r
     assert t["verdict"] == "open" and r.rc == 1, r
-    assert r.elapsed < 4, r
+    assert r.elapsed < 8, r         # no full --wait
 
 
 def test_maildir_without_proof_is_not_counted(fake, tmp_path):
@@ -184,7 +184,6 @@ def test_maildir_without_proof_is_not_counted(fake, tmp_path):
     (anyone who can write there) count for nothing."""
     d = maildir(tmp_path)
     srv = fake("accept-all")
-    catch = free_port()
     p = ProbeProc("--json", *FAST, "--mode", "delivery", "--maildir",
                   str(d), "--outside", "outside.test", "--wait", "3",
                   "--tests", "relay-plain", srv.spec)
@@ -199,7 +198,6 @@ def test_maildir_without_proof_is_not_counted(fake, tmp_path):
             f"hi\r\n".encode())
     finally:
         r = check_run(p.wait(timeout=30))
-    del catch
     t = r.one()
     x = by_id(t, "relay-plain")
     assert x["verdict"] == "accepted", (x, r)
