@@ -63,6 +63,9 @@ static const struct btest tests[] = {
 	{ "percent-target", BT_RELAY, 0, "percent-hack",
 	  "user%outside@target",
 	  NULL, "{sl}@{outside}", "{rl}%{outside}@{target}" },
+	{ "percent-target-from-ip", BT_RELAY, 0, "percent-hack",
+	  "user%outside@target, sender at the target's [IP] (as nmap)",
+	  NULL, "{sl}@[{ip6}]", "{rl}%{outside}@{target}" },
 	{ "percent-parent", BT_RELAY, 0, "percent-hack",
 	  "user%outside@parent-domain",
 	  NULL, "{sl}@{outside}", "{rl}%{outside}@{parent}" },
@@ -75,6 +78,9 @@ static const struct btest tests[] = {
 	{ "percent-quoted", BT_RELAY, BT_LOCALFORM, "percent-hack",
 	  "\"user%outside\" with no domain",
 	  NULL, "{sl}@{outside}", "\"{rl}%{outside}\"" },
+	{ "percent-quoted-from-ip", BT_RELAY, BT_LOCALFORM, "percent-hack",
+	  "\"user%outside\", sender at the target's [IP] (as nmap)",
+	  NULL, "{sl}@[{ip6}]", "\"{rl}%{outside}\"" },
 	{ "percent-quoted-target", BT_RELAY, 0, "percent-hack",
 	  "\"user%outside\"@target",
 	  NULL, "{sl}@{outside}", "\"{rl}%{outside}\"@{target}" },
@@ -86,9 +92,15 @@ static const struct btest tests[] = {
 	{ "bang-bare", BT_RELAY, BT_LOCALFORM, "bang-path",
 	  "outside!user with no domain",
 	  NULL, "{sl}@{outside}", "{outside}!{rl}" },
+	{ "bang-bare-from-ip", BT_RELAY, BT_LOCALFORM, "bang-path",
+	  "outside!user, sender at the target's [IP] (as nmap)",
+	  NULL, "{sl}@[{ip6}]", "{outside}!{rl}" },
 	{ "bang-target", BT_RELAY, 0, "bang-path",
 	  "outside!user@target",
 	  NULL, "{sl}@{outside}", "{outside}!{rl}@{target}" },
+	{ "bang-target-from-ip", BT_RELAY, 0, "bang-path",
+	  "outside!user@target, sender at the target's [IP] (as nmap)",
+	  NULL, "{sl}@[{ip6}]", "{outside}!{rl}@{target}" },
 	{ "bang-ip", BT_RELAY, 0, "bang-path",
 	  "outside!user@[target IP]",
 	  NULL, "{sl}@[{ip6}]", "{outside}!{rl}@[{ip6}]" },
@@ -100,9 +112,15 @@ static const struct btest tests[] = {
 	{ "route-target", BT_RELAY, 0, "source-route",
 	  "@target:user@outside",
 	  NULL, "{sl}@{outside}", "@{target}:{rl}@{outside}" },
+	{ "route-target-from-ip", BT_RELAY, 0, "source-route",
+	  "@target:user@outside, sender at the target's [IP] (as nmap)",
+	  NULL, "{sl}@[{ip6}]", "@{target}:{rl}@{outside}" },
 	{ "route-ip", BT_RELAY, 0, "source-route",
 	  "@[target IP]:user@outside",
 	  NULL, "{sl}@{outside}", "@[{ip6}]:{rl}@{outside}" },
+	{ "route-ip-from-ip", BT_RELAY, 0, "source-route",
+	  "@[target IP]:user@outside, sender at the target's [IP] (as nmap)",
+	  NULL, "{sl}@[{ip6}]", "@[{ip6}]:{rl}@{outside}" },
 	{ "route-two-hops", BT_RELAY, 0, "source-route",
 	  "@target,@parent:user@outside",
 	  NULL, "{sl}@{outside}", "@{target},@{parent}:{rl}@{outside}" },
@@ -111,6 +129,9 @@ static const struct btest tests[] = {
 	{ "quoted-at", BT_RELAY, BT_LOCALFORM, "quoted-local",
 	  "\"user@outside\" with no domain",
 	  NULL, "{sl}@{outside}", "\"{rl}@{outside}\"" },
+	{ "quoted-at-from-ip", BT_RELAY, BT_LOCALFORM, "quoted-local",
+	  "\"user@outside\", sender at the target's [IP] (as nmap)",
+	  NULL, "{sl}@[{ip6}]", "\"{rl}@{outside}\"" },
 	{ "quoted-at-target", BT_RELAY, 0, "quoted-local",
 	  "\"user@outside\"@target",
 	  NULL, "{sl}@{outside}", "\"{rl}@{outside}\"@{target}" },
@@ -120,6 +141,9 @@ static const struct btest tests[] = {
 	{ "double-at-target", BT_RELAY, 0, "double-at",
 	  "user@outside@target",
 	  NULL, "{sl}@{outside}", "{rl}@{outside}@{target}" },
+	{ "double-at-target-from-ip", BT_RELAY, 0, "double-at",
+	  "user@outside@target, sender at the target's [IP] (as nmap)",
+	  NULL, "{sl}@[{ip6}]", "{rl}@{outside}@{target}" },
 	{ "double-at-ip", BT_RELAY, 0, "double-at",
 	  "user@outside@[target IP]",
 	  NULL, "{sl}@[{ip6}]", "{rl}@{outside}@[{ip6}]" },
@@ -167,13 +191,16 @@ battery_find(const char *id)
 	return NULL;
 }
 
-/* battery_parent - "mx.example.com" -> "example.com"; a 1-2 label name stays */
+/*
+ * battery_parent - "mx.example.com" -> "example.com"; a name of one or two
+ * labels, or an address literal ("[192.0.2.1]"), stays as it is.
+ */
 void
 battery_parent(const char *host, char *dst, size_t dstsize)
 {
 	const char *dot = strchr(host, '.');
 
-	if (dot != NULL && strchr(dot + 1, '.') != NULL)
+	if (host[0] != '[' && dot != NULL && strchr(dot + 1, '.') != NULL)
 		str_copy(dst, dstsize, dot + 1);
 	else
 		str_copy(dst, dstsize, host);

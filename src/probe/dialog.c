@@ -21,6 +21,7 @@
 
 static void names(struct ptarget *t);
 static void expand_tests(struct ptarget *t);
+static void ehlo_named(struct ptarget *t, const struct reply *r);
 static void on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
     const struct reply *r);
 static void start_session(struct ptarget *t);
@@ -124,6 +125,9 @@ lost(struct ptarget *t, enum pv v, const char *why)
 		t->c = NULL;
 	}
 	t->session_ok = t->authed = t->spoofed = 0;
+	/* the message went out, its fate unknown: it may still be relayed */
+	if (pt != NULL && t->state == S_DATA_END)
+		probe_outstanding(p, pt);
 	if (t->state == S_GREETING && !t->greeted) {
 		/* never got in: retry once, then give up saying why */
 		if (t->reconnects++ >= 1) {
@@ -201,25 +205,31 @@ ehlo_parse(struct ptarget *t, const struct reply *r)
 	}
 }
 
-/* message - the tokened relay test message, dot-stuffed and terminated */
+/*
+ * message - the tokened relay test message, dot-stuffed and terminated.
+ * Its X-Sluice-Probe header carries the proof (tokscan.h) that this run
+ * sent it; the message text never goes into the transcript.
+ */
 static void
 message(struct ptarget *t, struct ptest *pt, struct buf *b)
 {
-	char date[64];
+	char date[64], proof[PROOF_LEN + 1];
 
 	str_rfc5322_date(date, sizeof(date), time(NULL));
+	probe_proof(t->p, pt->token, proof);
 	(void)buf_printf(b,
 	    "From: <%s>\r\nTo: <%s>\r\nSubject: sluice relay test %s\r\n"
 	    "Message-ID: <%s@sluice-probe.invalid>\r\nDate: %s\r\n"
-	    "X-Sluice-Probe: token=%s test=%s target=%s\r\n"
+	    "X-Sluice-Probe: token=%s proof=%s test=%s target=%s\r\n"
 	    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii"
 	    "\r\n\r\n"
 	    "This message is an open-relay test made by sluice probe.\r\n"
 	    "Token %s, test %s (%s), target %s.\r\n"
 	    "If it reached you, that server relayed mail for a stranger.\r\n"
 	    ".\r\n", pt->from[0] ? pt->from : "MAILER-DAEMON", pt->rcpt,
-	    pt->token, pt->token, date, pt->token, pt->bt->id, t->spec,
+	    pt->token, pt->token, date, pt->token, proof, pt->bt->id, t->spec,
 	    pt->token, pt->bt->id, pt->bt->trick, t->spec);
+	explicit_bzero(proof, sizeof(proof));
 }
 
 /* run_test - start the current test (or quit after the last) */
@@ -397,6 +407,11 @@ greeting(struct ptarget *t, const struct reply *r)
 		lost(t, PV_TEMPFAIL, text);
 		return;
 	}
+	if (smtpc_is_tls(t->c) && !t->tls_used) {
+		/* implicit TLS (port 465, --tls): TLS from the start */
+		t->tls_used = 1;
+		str_copy(t->tls, sizeof(t->tls), smtpc_tls_summary(t->c));
+	}
 	if (!t->greeted) {
 		const char *s = buf_cstr(&r->text);
 		size_t n = strcspn(s, " \n");
@@ -417,7 +432,8 @@ record(const struct reply *r, int *code, char *text, size_t textsize,
 {
 	*code = r->code;
 	reply_text(r, text, textsize);
-	str_copy(enh, enhsize, r->enh);
+	if (enh != NULL)
+		str_copy(enh, enhsize, r->enh);
 }
 
 /* on_reply - every reply (or error) of a target's session lands here */
@@ -460,6 +476,8 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 	case S_EHLO:
 	case S_EHLO_TLS:
 		if (r->code / 100 == 2) {
+			if (t->state == S_EHLO)
+				ehlo_named(t, r);
 			ehlo_parse(t, r);
 			if (t->state == S_EHLO_TLS) {
 				session_ready(t);
@@ -475,6 +493,8 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 		send_cmd(t, S_HELO, p->o.t_cmd, "HELO %s", p->helo);
 		return;
 	case S_HELO:
+		if (r->code / 100 == 2)
+			ehlo_named(t, r);
 		t->esmtp = 0;
 		session_ready(t);
 		return;
@@ -509,6 +529,9 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 		send_cmd(t, S_QUIT, p->o.t_cmd, "QUIT");
 		return;
 	case S_SPOOF:
+		if (pt->bt->flags & BT_HELO)
+			record(r, &pt->helo_code, pt->helo_reply,
+			    sizeof(pt->helo_reply), NULL, 0);
 		send_cmd(t, S_MAIL, p->o.t_cmd, "MAIL FROM:<%s>", pt->from);
 		return;
 	case S_MAIL:
@@ -556,8 +579,8 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 	case S_DATA_END:
 		record(r, &pt->data_code, pt->data_reply,
 		    sizeof(pt->data_reply), pt->data_enh, sizeof(pt->data_enh));
-		if (r->code / 100 == 2 && pt->token_state == TOKEN_NONE)
-			p->outstanding++;
+		if (r->code / 100 == 2)
+			probe_outstanding(p, pt);
 		test_done(t);
 		return;
 	case S_RSET:
@@ -594,16 +617,14 @@ start_session(struct ptarget *t)
 	t->c = smtpc_connect(&o, on_reply, t);
 }
 
-/* expand_tests - the target's tests, with its names and fresh tokens */
+/* fill_templates - each test's HELO, sender and recipient, from names */
 static void
-expand_tests(struct ptarget *t)
+fill_templates(struct ptarget *t)
 {
 	struct probe *p = t->p;
 	struct bvars v;
 	size_t i;
 
-	t->ntests = p->norder;
-	t->tests = xcalloc(t->ntests ? t->ntests : 1, sizeof(*t->tests));
 	memset(&v, 0, sizeof(v));
 	v.outside = p->o.outside;
 	v.target = t->domain;
@@ -614,9 +635,6 @@ expand_tests(struct ptarget *t)
 	for (i = 0; i < t->ntests; i++) {
 		struct ptest *pt = &t->tests[i];
 
-		pt->bt = battery_get(p->order[i]);
-		snprintf(pt->token, sizeof(pt->token), "%08x%04x",
-		    arc4random(), arc4random() & 0xffff);
 		v.token = pt->token;
 		battery_expand(pt->bt->helo ? pt->bt->helo : p->helo, &v,
 		    pt->helo, sizeof(pt->helo));
@@ -625,22 +643,71 @@ expand_tests(struct ptarget *t)
 	}
 }
 
+/* expand_tests - the target's tests, with its names and fresh tokens */
+static void
+expand_tests(struct ptarget *t)
+{
+	struct probe *p = t->p;
+	size_t i;
+
+	t->ntests = p->norder;
+	t->tests = xcalloc(t->ntests ? t->ntests : 1, sizeof(*t->tests));
+	for (i = 0; i < t->ntests; i++) {
+		struct ptest *pt = &t->tests[i];
+
+		pt->bt = battery_get(p->order[i]);
+		snprintf(pt->token, sizeof(pt->token), "%08x%04x",
+		    arc4random(), arc4random() & 0xffff);
+	}
+	fill_templates(t);
+}
+
+/*
+ * host_name - is s a host name worth calling the target by: a domain with
+ * a dot in it, not an address? ("ESMTP" or "localhost" in a banner are
+ * words, not names.)
+ */
+static int
+host_name(const char *s)
+{
+	unsigned char ip[16];
+	const char *last;
+	size_t n = strlen(s);
+
+	if (n == 0 || strchr(s, '.') == NULL || !addr_parse_domain(s, n))
+		return 0;
+	if (inet_pton(AF_INET, s, ip) == 1 || inet_pton(AF_INET6, s, ip) == 1)
+		return 0;
+	last = strrchr(s, '.') + 1;
+	return last[strspn(last, "0123456789")] != '\0';	/* not 1.2.3 */
+}
+
+/* given_name - is the name we were given a domain (not an address)? */
+static int
+given_name(const char *s)
+{
+	unsigned char ip[16];
+
+	return addr_parse_domain(s, strlen(s)) &&
+	    inet_pton(AF_INET, s, ip) != 1 && inet_pton(AF_INET6, s, ip) != 1;
+}
+
 /*
  * names - {target} and {parent}: --target-domain, else the server's name
- * from its banner (when it is a domain name), else the name we were given,
- * else the [IP] literal.
+ * from its banner, else the first word of its EHLO (or HELO) reply, else
+ * the name we were given (not an address), else the [IP] literal.
  */
 static void
 names(struct ptarget *t)
 {
 	const char *d = t->p->o.target_domain;
-
 	char lit[80];
 
-	if ((d == NULL || *d == '\0') &&
-	    addr_parse_domain(t->server_name, strlen(t->server_name)))
+	if ((d == NULL || *d == '\0') && host_name(t->server_name))
 		d = t->server_name;
-	if ((d == NULL || *d == '\0') && strcmp(t->host, t->ip) != 0)
+	if ((d == NULL || *d == '\0') && host_name(t->ehlo_name))
+		d = t->ehlo_name;
+	if ((d == NULL || *d == '\0') && given_name(t->host))
 		d = t->host;
 	if (d == NULL || *d == '\0') {
 		snprintf(lit, sizeof(lit), "[%s%s]",
@@ -649,6 +716,30 @@ names(struct ptarget *t)
 	}
 	str_copy(t->domain, sizeof(t->domain), d);
 	battery_parent(t->domain, t->parent, sizeof(t->parent));
+}
+
+/*
+ * ehlo_named - the first EHLO (or HELO) reply of the run: its first word
+ * may name the server when the banner did not. No test has run yet, so
+ * the tests are expanded again if the name changes.
+ */
+static void
+ehlo_named(struct ptarget *t, const struct reply *r)
+{
+	const char *s = buf_cstr(&r->text);
+	size_t n = strcspn(s, " \n");
+	char was[sizeof(t->domain)];
+
+	if (t->named)
+		return;
+	t->named = 1;
+	if (n >= sizeof(t->ehlo_name))
+		return;
+	str_ncopy(t->ehlo_name, sizeof(t->ehlo_name), s, n);
+	str_copy(was, sizeof(was), t->domain);
+	names(t);
+	if (strcmp(was, t->domain) != 0)
+		fill_templates(t);
 }
 
 /* dialog_begin - the address is known: run */

@@ -84,6 +84,10 @@ target_finish(struct ptarget *t)
 			    sizeof(*p->held));
 		}
 		p->held[p->nheld++] = t;
+		/* its verdict waits for the tokens; the line still moves */
+		if (p->o.progress)
+			p->o.progress(p->o.done_arg, p->started, p->finished,
+			    p->hits);
 	} else {
 		t->verdict = target_verdict(t, relay, nr, ctl, nc);
 		p->finished++;
@@ -238,12 +242,45 @@ catcher_idle_cb(void *arg)
 	all_done(p);
 }
 
+/* relay_note - a relay test's note once its token had its time */
+static void
+relay_note(struct probe *p, struct ptest *pt, int failed)
+{
+	char was[sizeof(pt->note)];
+
+	if (pt->token_state == TOKEN_RELAYED) {
+		if (failed) {
+			/* the session failed after the message went out */
+			str_copy(was, sizeof(was), pt->note);
+			snprintf(pt->note, sizeof(pt->note), "relayed: token "
+			    "received (then: %.150s)", was[0] ? was : "?");
+		} else
+			str_copy(pt->note, sizeof(pt->note),
+			    "relayed: token received");
+	} else if (failed)
+		;	/* the timeout or error says it */
+	else if (pt->token_state == TOKEN_BOUNCED)
+		str_copy(pt->note, sizeof(pt->note), "accepted, then bounced");
+	else if (pt->data_code / 100 == 2)
+		snprintf(pt->note, sizeof(pt->note),
+		    "accepted, not relayed within %us", p->o.wait_secs);
+	if (pt->unproven) {
+		size_t n = strlen(pt->note);
+
+		snprintf(pt->note + n, sizeof(pt->note) - n, "%s%s",
+		    n ? "; " : "", "ignored a message with this token but "
+		    "without the probe's proof");
+	}
+}
+
 /* finalize - delivery mode: verdicts once the tokens had their time */
 static void
 finalize(struct probe *p)
 {
 	size_t i, j;
 
+	p->finalized = 1;
+	event_del(p->poll_timer);
 	for (i = 0; i < p->nheld; i++) {
 		struct ptarget *t = p->held[i];
 		enum pv relay[64], ctl[8];
@@ -251,27 +288,26 @@ finalize(struct probe *p)
 
 		for (j = 0; j < t->ntests; j++) {
 			struct ptest *pt = &t->tests[j];
+			int failed = pt->verdict == PV_TIMEOUT ||
+			    pt->verdict == PV_ERROR;
 
-			if (pt->bt->kind == BT_RELAY && pt->rcpt_code / 100 == 2 &&
-			    pt->verdict != PV_TIMEOUT && pt->verdict != PV_ERROR) {
+			if (pt->bt->kind == BT_RELAY &&
+			    pt->token_state == TOKEN_RELAYED) {
+				/* the token proves it, whatever the session
+				 * did after the message went out */
+				pt->verdict = PV_OPEN;
+				relay_note(p, pt, failed);
+			} else if (pt->bt->kind == BT_RELAY &&
+			    pt->rcpt_code / 100 == 2 && !failed) {
 				pt->verdict = classify_test(0,
 				    (pt->bt->flags & BT_LOCALFORM) != 0, 1,
 				    pt->mail_code, pt->mail_enh, pt->mail_reply,
 				    pt->rcpt_code, pt->rcpt_enh, pt->rcpt_reply,
 				    pt->data_code, pt->data_enh, pt->data_reply,
 				    pt->token_state);
-				if (pt->token_state == TOKEN_BOUNCED)
-					str_copy(pt->note, sizeof(pt->note),
-					    "accepted, then bounced");
-				else if (pt->token_state == TOKEN_NONE &&
-				    pt->data_code / 100 == 2)
-					snprintf(pt->note, sizeof(pt->note),
-					    "accepted, not relayed within %us",
-					    p->o.wait_secs);
-				else if (pt->token_state == TOKEN_RELAYED)
-					str_copy(pt->note, sizeof(pt->note),
-					    "relayed: token received");
-			}
+				relay_note(p, pt, 0);
+			} else if (pt->unproven)
+				relay_note(p, pt, 1);
 			if (pt->bt->kind == BT_CONTROL) {
 				if (nc < 8)
 					ctl[nc++] = pt->verdict;
@@ -287,6 +323,9 @@ finalize(struct probe *p)
 			p->errors++;	/* could not be assessed */
 		if (p->o.done)
 			p->o.done(p->o.done_arg, t);
+		if (p->o.progress)
+			p->o.progress(p->o.done_arg, p->started, p->finished,
+			    p->hits);
 	}
 	/* let the catcher answer what it is receiving (a relay that loses
 	 * its connection after the data retries the message for days) */
@@ -301,30 +340,63 @@ finalize(struct probe *p)
 	all_done(p);
 }
 
-/* token_seen - the catcher or the Maildir produced a token */
+/*
+ * token_seen - the catcher or the Maildir produced a token. Only a token
+ * with this run's proof counts (tokens are shown while the probe waits;
+ * anyone could send one to the catcher). A copy of the message that comes
+ * back with the null sender is a bounce, unless the test itself used the
+ * null sender.
+ */
 static void
-token_seen(void *arg, const char *token, enum ptoken kind)
+token_seen(void *arg, const struct tokhit *h)
 {
 	struct probe *p = arg;
-	struct ptest *pt = hmap_get(p->tokens, token);
+	struct ptest *pt = hmap_get(p->tokens, h->token);
+	enum ptoken kind = h->kind;
 
 	if (pt == NULL)
 		return;
-	if (pt->token_state == TOKEN_NONE && pt->data_code / 100 == 2 &&
-	    p->outstanding > 0)
-		p->outstanding--;
+	if (!tokscan_proof_ok(p->secret, sizeof(p->secret), h->token,
+	    h->proof)) {
+		pt->unproven = 1;
+		return;
+	}
+	if (kind == TOKEN_RELAYED && h->null_sender && pt->from[0] != '\0')
+		kind = TOKEN_BOUNCED;
 	/* relayed wins over bounced: both may arrive */
 	if (kind == TOKEN_RELAYED || pt->token_state == TOKEN_NONE)
 		pt->token_state = kind;
-	if (p->waiting && !p->draining && p->outstanding == 0)
+	if (!pt->counted)
+		return;		/* seen before (a Maildir is read again) */
+	pt->counted = 0;
+	if (p->outstanding > 0 && --p->outstanding == 0 && p->waiting &&
+	    !p->finalized)
 		event_active(p->wait_timer, EV_TIMEOUT, 0);
 }
 
 /* probe_token - a token arrived at a catcher the caller runs itself */
 void
-probe_token(struct probe *p, const char *token, enum ptoken kind)
+probe_token(struct probe *p, const struct tokhit *h)
 {
-	token_seen(p, token, kind);
+	token_seen(p, h);
+}
+
+/* probe_outstanding - a message went out whose token may come back */
+void
+probe_outstanding(struct probe *p, struct ptest *pt)
+{
+	if (pt->counted || pt->token_state != TOKEN_NONE)
+		return;
+	pt->counted = 1;
+	p->outstanding++;
+}
+
+/* probe_proof - the proof a test message carries for its token */
+void
+probe_proof(const struct probe *p, const char *token,
+    char proof[PROOF_LEN + 1])
+{
+	tokscan_proof(p->secret, sizeof(p->secret), token, proof);
 }
 
 /* wait_cb - the wait for tokens is over */
@@ -340,6 +412,8 @@ wait_cb(evutil_socket_t fd, short what, void *arg)
 		all_done(p);
 		return;
 	}
+	if (p->finalized)
+		return;
 	if (p->o.maildir)
 		tokscan_maildir(p->o.maildir, token_seen, p);
 	finalize(p);
@@ -474,6 +548,8 @@ probe_new(struct event_base *base, const struct probe_opts *o, char *err,
 	else if (gethostname(p->helo, sizeof(p->helo)) == -1 || !*p->helo)
 		str_copy(p->helo, sizeof(p->helo), "sluice-probe.invalid");
 	p->helo[sizeof(p->helo) - 1] = '\0';
+	/* never written anywhere: it signs this run's test messages */
+	arc4random_buf(p->secret, sizeof(p->secret));
 	p->tokens = hmap_new();
 	p->kick = event_new(base, -1, 0, kick_cb, p);
 	p->wait_timer = evtimer_new(base, wait_cb, p);
@@ -522,6 +598,7 @@ probe_free(struct probe *p)
 		event_free(p->poll_timer);
 	dns_free(p->dns);
 	free(p->order);
+	explicit_bzero(p->secret, sizeof(p->secret));
 	free(p);
 }
 

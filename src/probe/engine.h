@@ -32,6 +32,7 @@
 
 #include "probe/battery.h"
 #include "probe/classify.h"
+#include "probe/tokscan.h"
 #include "util/buf.h"
 
 struct event_base;
@@ -89,6 +90,10 @@ struct ptest {
 	char		 mail_enh[16], rcpt_enh[16], data_enh[16];
 	enum pv		 verdict;
 	enum ptoken	 token_state;
+	int		 counted;	/* in the probe's outstanding count */
+	int		 unproven;	/* a copy without our proof came in */
+	int		 helo_code;	/* reply to the spoofed HELO, or 0 */
+	char		 helo_reply[512];
 	char		 note[200];
 	unsigned	 attempts;
 	double		 rtt;		/* RCPT reply time, seconds */
@@ -106,6 +111,8 @@ struct ptarget {
 	int		 implicit_tls;
 	char		 banner[600];
 	char		 server_name[256];	/* first word of the banner */
+	char		 ehlo_name[256];	/* first word of the EHLO reply */
+	int		 named;		/* the first EHLO reply was seen */
 	char		 domain[256];		/* {target} */
 	char		 parent[256];		/* {parent} */
 	struct buf	 ehlo;			/* EHLO reply text */
@@ -138,7 +145,7 @@ struct probe *probe_new(struct event_base *base, const struct probe_opts *o,
 void	probe_free(struct probe *p);
 int	probe_run(struct probe *p);
 void	probe_start(struct probe *p);
-void	probe_token(struct probe *p, const char *token, enum ptoken kind);
+void	probe_token(struct probe *p, const struct tokhit *h);
 unsigned probe_hits(const struct probe *p);
 unsigned probe_errors(const struct probe *p);
 unsigned probe_count(const struct probe *p);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "probe/engine.h"
+#include "probe/tokscan.h"
 
 struct dns;
 struct hmap;
@@ -34,9 +35,11 @@ struct probe {
 	struct ptarget		**held;		/* delivery: awaiting tokens */
 	size_t			 nheld, capheld;
 	struct hmap		*tokens;	/* token -> struct ptest */
+	unsigned char		 secret[32];	/* proofs (tokscan.h); never shown */
 	size_t			 outstanding;	/* tokens sent, not seen */
 	struct event		*wait_timer, *poll_timer, *kick;
 	int			 waiting;
+	int			 finalized;	/* delivery verdicts given */
 	int			 draining;	/* finalized, catcher busy */
 	TAILQ_HEAD(, ptarget)	 live;		/* started, not finished */
 };
@@ -44,6 +47,10 @@ struct probe {
 /* engine.c */
 double	probe_now(void);
 void	target_finish(struct ptarget *);
+
+void	probe_outstanding(struct probe *, struct ptest *);
+void	probe_proof(const struct probe *, const char *token,
+	    char proof[PROOF_LEN + 1]);
 
 /* dialog.c: the address is known; connect and run the target's tests */
 void	dialog_begin(struct ptarget *);

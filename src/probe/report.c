@@ -80,11 +80,25 @@ hits(struct buf *b, const struct ptarget *t, enum pv v)
 		}
 }
 
+/* count_bounced - relay tests accepted whose message came back bounced */
+static unsigned
+count_bounced(const struct ptarget *t)
+{
+	size_t i;
+	unsigned k = 0;
+
+	for (i = 0; i < t->ntests; i++)
+		k += t->tests[i].bt->kind == BT_RELAY &&
+		    t->tests[i].verdict == PV_ACCEPTED &&
+		    t->tests[i].token_state == TOKEN_BOUNCED;
+	return k;
+}
+
 /* report_sentence - the verdict and why, in one sentence */
 void
 report_sentence(struct buf *b, const struct ptarget *t)
 {
-	unsigned n[PV_SKIPPED + 1], ok, nc, relay = 0;
+	unsigned n[PV_SKIPPED + 1], ok, nc, relay = 0, bounced;
 	size_t i;
 
 	counts(t, n, &ok, &nc);
@@ -102,7 +116,11 @@ report_sentence(struct buf *b, const struct ptarget *t)
 		    "accepted %u of %u relay attempts at RCPT (", n[PV_ACCEPTED],
 		    relay);
 		hits(b, t, PV_ACCEPTED);
-		(void)buf_puts(b, "); not confirmed by delivery.");
+		(void)buf_puts(b, "); not confirmed by delivery");
+		if ((bounced = count_bounced(t)) > 0)
+			(void)buf_printf(b, "; %u of them came back as bounces "
+			    "(accepted, then refused)", bounced);
+		(void)buf_putc(b, '.');
 		return;
 	case PV_AMBIGUOUS_LOCAL:
 		(void)buf_printf(b, "Unclear: the server refused every relay "
@@ -276,6 +294,8 @@ report_json(struct buf *b, const struct ptarget *t, int transcript)
 		json_kv_str(b, 1, "trick", pt->bt->trick);
 		json_kv_str(b, 1, "description", pt->bt->desc);
 		json_kv_str(b, 1, "helo", pt->helo);
+		json_kv_str(b, 1, "helo_reply", pt->helo_code ?
+		    pt->helo_reply : NULL);
 		json_kv_str(b, 1, "mail_from", pt->from);
 		json_kv_str(b, 1, "rcpt_to", pt->rcpt);
 		json_kv_str(b, 1, "token", pt->token);

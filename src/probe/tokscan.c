@@ -1,76 +1,197 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "probe/tokscan.h"
 
 #define RELAY_TAG	"sluice-relay-"
 #define PROBE_TAG	"sluice-probe-"
-#define TOKEN_TAG	"X-Sluice-Probe: token="
+#define PROBE_HDR	"X-Sluice-Probe:"
 
-/* is_tokchar - tokens are lower-case hex */
+/* is_tokchar - tokens and proofs are lower-case hex */
 static int
 is_tokchar(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-/* each_token - call fn for every TAG+TOKEN in s[0..n) */
-static int
-each_token(const char *s, size_t n, const char *tag, enum ptoken kind,
-    token_cb cb, void *arg)
+/* find_ci - the first case-insensitive occurrence of needle in s[0..n) */
+static const char *
+find_ci(const char *s, size_t n, const char *needle)
 {
-	size_t tl = strlen(tag), i;
-	const char *p = s, *end = s + n;
-	int found = 0;
+	size_t nl = strlen(needle), i;
 
-	while ((p = memmem(p, (size_t)(end - p), tag, tl)) != NULL) {
-		char tok[TOKEN_LEN + 1];
+	for (i = 0; i + nl <= n; i++)
+		if (strncasecmp(s + i, needle, nl) == 0)
+			return s + i;
+	return NULL;
+}
 
-		p += tl;
-		if ((size_t)(end - p) < TOKEN_LEN)
+/* header_end - where the top-level header block ends (its empty line) */
+static size_t
+header_end(const char *msg, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *e = memchr(msg + i, '\n', len - i);
+		size_t ll = e ? (size_t)(e - (msg + i)) : len - i;
+
+		if (ll == 0 || (ll == 1 && msg[i] == '\r'))
+			return i;
+		if (e == NULL)
 			break;
-		for (i = 0; i < TOKEN_LEN && is_tokchar(p[i]); i++)
-			tok[i] = p[i];
-		if (i == TOKEN_LEN && (p + i == end || !is_tokchar(p[i]))) {
-			tok[i] = '\0';
-			cb(arg, tok, kind);
-			found = 1;
-		}
+		i += ll + 1;
 	}
-	return found;
+	return len;
 }
 
 /*
- * tokscan_message - report the tokens of one received message, given its
- * envelope: recipients decide first; a message whose recipients carry no
- * token counts by its content, as a bounce if its sender is null.
+ * field_value - a header field's value from p (just after its colon) to
+ * the end of its last continuation line, unfolded, into dst (cut to fit).
+ */
+static void
+field_value(const char *p, const char *end, char *dst, size_t dstsize)
+{
+	size_t o = 0;
+
+	while (p < end && o + 1 < dstsize) {
+		if (*p == '\r' || *p == '\n') {
+			const char *q = p;
+
+			if (*q == '\r' && q + 1 < end && q[1] == '\n')
+				q++;
+			q++;
+			if (q >= end || (*q != ' ' && *q != '\t'))
+				break;		/* not folded: the field ends */
+			p = q;
+			dst[o++] = ' ';
+			continue;
+		}
+		dst[o++] = *p++;
+	}
+	dst[o] = '\0';
+}
+
+/* word_value - the n hex digits after key ("token=") in v; 0, or -1 */
+static int
+word_value(const char *v, const char *key, size_t n, char *dst)
+{
+	size_t kl = strlen(key), i;
+	const char *p = v;
+
+	while ((p = strstr(p, key)) != NULL) {
+		if (p == v || p[-1] == ' ' || p[-1] == '\t' || p[-1] == ';') {
+			p += kl;
+			for (i = 0; i < n && is_tokchar(p[i]); i++)
+				;
+			if (i == n && !is_tokchar(p[n])) {
+				memcpy(dst, p, n);
+				dst[n] = '\0';
+				return 0;
+			}
+		} else
+			p += kl;
+	}
+	return -1;
+}
+
+/* rcpt_has - does a recipient hold tag+token (in any case)? */
+static int
+rcpt_has(const char *const *rcpts, size_t nrcpt, const char *tag,
+    const char *token)
+{
+	char want[64];
+	size_t i;
+
+	snprintf(want, sizeof(want), "%s%s", tag, token);
+	for (i = 0; i < nrcpt; i++)
+		if (find_ci(rcpts[i], strlen(rcpts[i]), want) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * tokscan_message - report every probe header of one received message,
+ * given its envelope: relayed when the header is the message's own (in its
+ * top-level header block) and the mail is not addressed back to the test's
+ * sender; a bounce when the header is only quoted or attached, or the mail
+ * goes back to the sender. The caller checks the proof.
  */
 void
 tokscan_message(const char *msg, size_t len, int null_sender,
     const char *const *rcpts, size_t nrcpt, token_cb cb, void *arg)
 {
-	size_t i;
-	int found = 0;
+	const char *p = msg, *end = msg + len;
+	size_t hend = header_end(msg, len), hl = strlen(PROBE_HDR);
 
-	for (i = 0; i < nrcpt; i++) {
-		/* mail for the relay recipient was relayed, whatever its
-		 * sender (one test uses the null sender itself) */
-		found |= each_token(rcpts[i], strlen(rcpts[i]), RELAY_TAG,
-		    TOKEN_RELAYED, cb, arg);
-		found |= each_token(rcpts[i], strlen(rcpts[i]), PROBE_TAG,
-		    TOKEN_BOUNCED, cb, arg);
+	while (p < end && (p = find_ci(p, (size_t)(end - p), PROBE_HDR)) !=
+	    NULL) {
+		size_t off = (size_t)(p - msg);
+		int top = off < hend && (off == 0 || msg[off - 1] == '\n');
+		struct tokhit h;
+		char val[1024];
+
+		p += hl;
+		field_value(p, end, val, sizeof(val));
+		memset(&h, 0, sizeof(h));
+		if (word_value(val, "token=", TOKEN_LEN, h.token) == -1)
+			continue;
+		if (word_value(val, "proof=", PROOF_LEN, h.proof) == -1)
+			h.proof[0] = '\0';
+		h.null_sender = null_sender;
+		h.kind = top ? TOKEN_RELAYED : TOKEN_BOUNCED;
+		if (h.kind == TOKEN_RELAYED &&
+		    rcpt_has(rcpts, nrcpt, PROBE_TAG, h.token) &&
+		    !rcpt_has(rcpts, nrcpt, RELAY_TAG, h.token))
+			h.kind = TOKEN_BOUNCED;	/* back to the sender */
+		cb(arg, &h);
 	}
-	if (found)
-		return;
-	/* the envelope does not say: the X-Sluice-Probe header does */
-	each_token(msg, len, TOKEN_TAG, null_sender ? TOKEN_BOUNCED :
-	    TOKEN_RELAYED, cb, arg);
-	if (null_sender)
-		each_token(msg, len, PROBE_TAG, TOKEN_BOUNCED, cb, arg);
+}
+
+/* tokscan_proof - the proof for token: HMAC-SHA256 under key, in hex */
+void
+tokscan_proof(const unsigned char *key, size_t keylen, const char *token,
+    char proof[PROOF_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	size_t i;
+
+	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)token,
+	    strlen(token), mac, &maclen) == NULL || maclen < PROOF_LEN / 2)
+		abort();	/* cannot happen with SHA-256 */
+	for (i = 0; i < PROOF_LEN / 2; i++) {
+		proof[2 * i] = hex[mac[i] >> 4];
+		proof[2 * i + 1] = hex[mac[i] & 0xf];
+	}
+	proof[PROOF_LEN] = '\0';
+	OPENSSL_cleanse(mac, sizeof(mac));
+}
+
+/* tokscan_proof_ok - is proof the one for token under key? */
+int
+tokscan_proof_ok(const unsigned char *key, size_t keylen, const char *token,
+    const char *proof)
+{
+	char want[PROOF_LEN + 1];
+	int ok;
+
+	if (proof == NULL || strlen(proof) != PROOF_LEN)
+		return 0;
+	tokscan_proof(key, keylen, token, want);
+	ok = CRYPTO_memcmp(want, proof, PROOF_LEN) == 0;
+	OPENSSL_cleanse(want, sizeof(want));
+	return ok;
 }
 
 /* header - the value of header name in the header block, or NULL */

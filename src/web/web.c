@@ -600,9 +600,10 @@ pump(struct web *w)
 	}
 }
 
-/* on_token - the catcher got a token: every running delivery probe */
+/* on_token - the catcher got a token: every running delivery probe
+ * (each checks the token's proof against its own secret) */
 static void
-on_token(void *arg, const char *token, enum ptoken kind)
+on_token(void *arg, const struct tokhit *h)
 {
 	struct web *w = arg;
 	size_t pos = 0;
@@ -613,7 +614,7 @@ on_token(void *arg, const char *token, enum ptoken kind)
 		struct job *j = v;
 
 		if (j->p && j->delivery)
-			probe_token(j->p, token, kind);
+			probe_token(j->p, h);
 	}
 }
 

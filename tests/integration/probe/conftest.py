@@ -25,12 +25,13 @@ def _probe_binaries():
 
 @pytest.fixture
 def sluiced(tmp_path):
-    """Factory: sluiced({"authorized_networks": [...]}) -> running Sluiced.
+    """Factory: sluiced({"authorized_networks": [...]}, role=None) ->
+    running Sluiced (role: its listener's, e.g. "submissions").
     Stopped after the test; a crash or error output fails the test."""
     servers = []
 
-    def make(keys=None, start=True):
-        s = Sluiced(tmp_path / f"sluiced{len(servers)}", keys)
+    def make(keys=None, start=True, role=None):
+        s = Sluiced(tmp_path / f"sluiced{len(servers)}", keys, role)
         servers.append(s)
         return s.start() if start else s
 

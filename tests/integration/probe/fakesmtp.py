@@ -40,8 +40,21 @@ Behaviours (the `behaviour` argument):
                  as from a queue), relays it to `relay_to` (HOST, PORT)
   relay-sync     the same, but relays the message *before* answering 250
                  (as an in-line proxy or a before-queue filter does)
+  relay-stall    relays the message (as relay-sync) and then never
+                 answers the final "." (the session times out)
+  bounce-async   accepts everything and, `relay_delay` seconds after its
+                 250 to the message, sends a delivery status notification
+                 (null sender, multipart/report, the original message
+                 attached) back to the message's sender, through
+                 `relay_to`: accept-then-bounce
+  deliver-maildir  accepts everything and delivers each message, with
+                 Return-Path and Delivered-To, into the Maildir `maildir`
+                 (as a local delivery agent does)
   busy           421 4.3.2 greeting, then closes (a server that is full)
   refuse         554 5.7.1 greeting (refuses this client outright)
+
+`banner` replaces the greeting's text ("220 {banner}"), `ehlo_first` the
+first line of the EHLO reply (default "{name} greets you").
 
 Everything received is recorded (`lines`, `rcpts`, `sessions`), and the
 number of sessions open at once across all instances is tracked, so tests
@@ -49,6 +62,7 @@ can check the probe's concurrency bound.
 """
 import asyncio
 import base64
+import os
 import random
 import socket
 import threading
@@ -57,7 +71,8 @@ import time
 BEHAVIOURS = ("accept-all", "closed", "greylist", "auth-required",
               "auth-relay", "stall", "stall-rcpt", "drop", "drop-rcpt",
               "split", "hostile", "garbage", "error-limit", "tarpit",
-              "busy", "refuse", "relay-async", "relay-sync")
+              "busy", "refuse", "relay-async", "relay-sync", "relay-stall",
+              "bounce-async", "deliver-maildir")
 
 # hostile content: terminal escapes, HTML, NUL/BEL/backspace, non-ASCII
 ESC_RED = b"\x1b[31m"
@@ -99,6 +114,7 @@ class Session:
         self.n = n
         self.peer = peer
         self.lines = []          # command lines received (bytes)
+        self.times = []          # when each line came (time.monotonic())
         self.authed = False
         self.rcpts = []          # RCPT arguments (str)
         self.mail_from = None    # MAIL FROM argument of the transaction
@@ -114,7 +130,8 @@ class FakeSMTP:
     def __init__(self, behaviour="accept-all", host="127.0.0.1", name=None,
                  delay=0.0, byte_delay=0.0005, error_limit=5,
                  users=(("probe", "secret"),), counter=CONCURRENT,
-                 relay_to=None, relay_delay=0.3):
+                 relay_to=None, relay_delay=0.3, banner=None,
+                 ehlo_first=None, maildir=None):
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"unknown behaviour {behaviour!r}")
         self.behaviour = behaviour
@@ -128,6 +145,10 @@ class FakeSMTP:
         self.relay_to = relay_to      # relay-*: (host, port) to relay to
         self.relay_delay = relay_delay  # relay-async: seconds in "queue"
         self.relayed = []             # relay-*: (rcpts, ok) per message
+        self.banner = banner          # greeting text after "220 "
+        self.ehlo_first = ehlo_first  # first line of the EHLO reply
+        self.maildir = maildir        # deliver-maildir: the Maildir
+        self.bounced = []             # bounce-async: (to, ok) per DSN
         self.port = None
         self.sessions = []
         self.messages = []           # message bodies received (bytes)
@@ -268,6 +289,8 @@ class FakeSMTP:
             return (b"220-" + self.name.encode() + b" " + HOSTILE_BITS +
                     b"\r\n220-" + b"A" * 1500 + b"\r\n220 " + HOSTILE_BITS +
                     b" ESMTP\r\n")
+        if self.banner is not None:
+            return f"220 {self.banner}\r\n".encode()
         return f"220 {self.name} ESMTP fake\r\n".encode()
 
     def _ehlo_lines(self):
@@ -275,7 +298,8 @@ class FakeSMTP:
             return [self.name.encode() + b" " + HOSTILE_BITS,
                     b"PIPELINING", b"X-" + b"B" * 1800, HOSTILE_BITS,
                     b"8BITMIME"]
-        lines = [f"{self.name} greets you", "PIPELINING", "SIZE 10240000",
+        lines = [self.ehlo_first or f"{self.name} greets you",
+                 "PIPELINING", "SIZE 10240000",
                  "ENHANCEDSTATUSCODES", "8BITMIME"]
         if self.behaviour in ("auth-relay", "auth-required"):
             lines.append("AUTH PLAIN LOGIN")
@@ -344,6 +368,7 @@ class FakeSMTP:
                 return
             with self._lock:
                 sess.lines.append(line.rstrip(b"\r\n"))
+                sess.times.append(time.monotonic())
             if b == "stall":
                 continue                 # never answer anything
             if b == "error-limit" and sess.errors >= self.error_limit:
@@ -382,8 +407,13 @@ class FakeSMTP:
                 with self._lock:
                     sess.messages += 1
                     self.messages.append(body)
-                if b == "relay-sync":
+                if b in ("relay-sync", "relay-stall"):
                     await self._relay(sess, body)
+                if b == "relay-stall":
+                    await asyncio.sleep(3600)   # cancelled at stop
+                    return
+                if b == "deliver-maildir":
+                    self._deliver(sess.mail_from, list(sess.tx_rcpts), body)
                 if b == "hostile":
                     await self._reply(sess, writer, 250,
                                       b"2.0.0 queued " + HOSTILE_BITS)
@@ -395,6 +425,12 @@ class FakeSMTP:
                     rcpts, frm = list(sess.tx_rcpts), sess.mail_from
                     t = asyncio.ensure_future(self._relay_later(
                         frm, rcpts, body, self.relay_delay))
+                    self._tasks.add(t)
+                    t.add_done_callback(self._tasks.discard)
+                if b == "bounce-async" and sess.mail_from not in ("<>", ""):
+                    t = asyncio.ensure_future(self._bounce_later(
+                        sess.mail_from, list(sess.tx_rcpts), body,
+                        self.relay_delay))
                     self._tasks.add(t)
                     t.add_done_callback(self._tasks.discard)
             elif verb in ("RSET", "NOOP"):
@@ -441,6 +477,59 @@ class FakeSMTP:
     async def _relay_later(self, mail_from, rcpts, body, delay):
         await asyncio.sleep(delay)
         await self._relay_env(mail_from, rcpts, body)
+
+    def _dsn(self, sender, rcpts, body):
+        """A delivery status notification (RFC 3464) for sender: the
+        failed recipients, and the original message attached (body is
+        still dot-stuffed, as received)."""
+        orig = b"\r\n".join(l[1:] if l.startswith(b".") else l
+                             for l in body.split(b"\r\n"))
+        bnd = "dsn-boundary-42"
+        per = "".join(f"\r\nFinal-Recipient: rfc822; {r.strip('<>')}\r\n"
+                      f"Action: failed\r\nStatus: 5.7.1\r\n"
+                      for r in rcpts)
+        head = (f"From: MAILER-DAEMON@{self.name}\r\n"
+                f"To: {sender}\r\n"
+                f"Subject: Undelivered Mail Returned to Sender\r\n"
+                f"MIME-Version: 1.0\r\n"
+                f"Content-Type: multipart/report; report-type=delivery-"
+                f"status;\r\n\tboundary=\"{bnd}\"\r\n\r\n"
+                f"--{bnd}\r\nContent-Type: text/plain\r\n\r\n"
+                f"Your message could not be delivered: relaying denied."
+                f"\r\n\r\n--{bnd}\r\n"
+                f"Content-Type: message/delivery-status\r\n\r\n"
+                f"Reporting-MTA: dns; {self.name}\r\n{per}\r\n"
+                f"--{bnd}\r\nContent-Type: message/rfc822\r\n\r\n")
+        msg = head.encode("latin-1") + orig + \
+            f"\r\n--{bnd}--\r\n".encode()
+        # dot-stuffed again for the wire
+        return b"\r\n".join(b"." + l if l.startswith(b".") else l
+                             for l in msg.split(b"\r\n"))
+
+    async def _bounce_later(self, sender, rcpts, body, delay):
+        await asyncio.sleep(delay)
+        dsn = self._dsn(sender, rcpts, body)
+        ok = False
+        try:
+            ok = await asyncio.wait_for(
+                self._smtp_send("<>", [sender], dsn), 10)
+        except (OSError, asyncio.TimeoutError, ValueError):
+            ok = False
+        with self._lock:
+            self.bounced.append((sender, ok))
+
+    def _deliver(self, sender, rcpts, body):
+        """Write the message into the Maildir, once per recipient."""
+        orig = b"\r\n".join(l[1:] if l.startswith(b".") else l
+                             for l in body.split(b"\r\n"))
+        for n, r in enumerate(rcpts):
+            top = (f"Return-Path: {sender or '<>'}\r\n"
+                   f"Delivered-To: {r.strip('<>')}\r\n").encode("latin-1")
+            name = f"{time.time():.6f}.{id(body)}_{n}.fake"
+            tmp = os.path.join(self.maildir, "tmp", name)
+            with open(tmp, "wb") as f:
+                f.write(top + orig)
+            os.rename(tmp, os.path.join(self.maildir, "new", name))
 
     async def _relay(self, sess, body):
         await self._relay_env(sess.mail_from, list(sess.tx_rcpts), body)

@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 
@@ -205,10 +206,11 @@ class Sluiced:
 
     HOSTNAME = "mx.test"
 
-    def __init__(self, root, keys=None):
+    def __init__(self, root, keys=None, role=None):
         self.dir = pathlib.Path(root)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.keys = dict(keys or {})
+        self.role = role          # listener role ("submissions"), or None
         self.port = None
         self.proc = None
         self.log = self.dir / "sluiced.log"
@@ -216,7 +218,8 @@ class Sluiced:
 
     def config(self):
         k = {"hostname": self.HOSTNAME,
-             "listen": [f"127.0.0.1:{self.port}"],
+             "listen": [f"127.0.0.1:{self.port}" +
+                        (f" {self.role}" if self.role else "")],
              "spool_dir": str(self.dir / "spool"),
              "maildir_root": str(self.dir / "mail"),
              "log": str(self.log)}
@@ -245,7 +248,8 @@ class Sluiced:
                 self.proc = subprocess.Popen(
                     [SLUICED, "-c", str(conf)], stdin=subprocess.DEVNULL,
                     stdout=ef, stderr=ef, env=env, cwd=self.dir)
-            if wait_banner(self.port, timeout * SLOW, self.proc):
+            if wait_banner(self.port, timeout * SLOW, self.proc,
+                           tls=self.role == "submissions"):
                 return self
             if "Address already in use" not in self.output():
                 break
@@ -285,15 +289,19 @@ class Sluiced:
         return f"127.0.0.1:{self.port}"
 
 
-def wait_banner(port, timeout, proc=None, host="127.0.0.1"):
+def wait_banner(port, timeout, proc=None, host="127.0.0.1", tls=False):
     """True once a 220 greeting is read from host:port (False if proc
-    exits first)."""
+    exits first); tls: the port speaks TLS at once (submissions)."""
     deadline = time.monotonic() + timeout
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             return False
         try:
-            with socket.create_connection((host, port), timeout=2) as s:
+            with socket.create_connection((host, port), timeout=2) as raw, \
+                    (ctx.wrap_socket(raw) if tls else raw) as s:
                 s.settimeout(max(deadline - time.monotonic(), 0.1))
                 data = b""
                 while b"\n" not in data:

@@ -12,7 +12,8 @@ def test_list_tests():
     r = run_probe("--list-tests")
     assert r.rc == 0, r
     ids = re.findall(r"^(\S+)\s+(control|relay)\s", r.text, re.M)
-    assert len(ids) >= 38
+    assert len(ids) == 46
+    assert sum(k == "relay" for _, k in ids) == 43
     assert len({i for i, _ in ids}) == len(ids), "duplicate test ids"
     kinds = dict(ids)
     assert kinds["control-postmaster"] == "control"
@@ -53,5 +54,6 @@ def test_tests_selects_by_id_and_trick(fake):
     ids = [t["id"] for t in r.one()["tests"]]
     # the controls always run; then exactly the chosen relay tests
     assert ids == ["control-postmaster", "control-postmaster-bare",
-                   "relay-plain", "bang-bare", "bang-target", "bang-ip",
+                   "relay-plain", "bang-bare", "bang-bare-from-ip",
+                   "bang-target", "bang-target-from-ip", "bang-ip",
                    "bang-percent", "control-auth-relay"], ids

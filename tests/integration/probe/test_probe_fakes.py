@@ -14,7 +14,9 @@ from probe_harness import FAST, FakeSMTP, ProbeProc, by_id, check_run, \
     free_port, verdicts
 
 T1 = ["--timeout", "1", "--connect-timeout", "1", "-q"]
-LOCALFORMS = {"bang-bare", "percent-quoted", "quoted-at"}
+LOCALFORMS = {"bang-bare", "percent-quoted", "quoted-at",
+              "bang-bare-from-ip", "percent-quoted-from-ip",
+              "quoted-at-from-ip"}
 
 
 def have_ipv6():
@@ -37,12 +39,12 @@ SCENARIOS = {
         "127.0.0.1"),
     "relay-async": ("relay-async", {}, [
         "--json", *FAST, "--mode", "delivery", "--catch",
-        "127.0.0.1:{catch}", "--outside", "outside.test", "--wait", "5",
+        "127.0.0.1:{catch}", "--outside", "outside.test", "--wait", "10",
         "--tests", "relay-plain,relay-null-sender,percent-target"],
         "127.0.0.1"),
     "relay-sync": ("relay-sync", {}, [
         "--json", *FAST, "--mode", "delivery", "--catch",
-        "127.0.0.1:{catch}", "--outside", "outside.test", "--wait", "5",
+        "127.0.0.1:{catch}", "--outside", "outside.test", "--wait", "10",
         "--tests", "relay-plain,relay-null-sender,percent-target"],
         "127.0.0.1"),
     "closed": ("closed", {}, ["--json", *FAST], "127.0.0.1"),
@@ -179,8 +181,9 @@ def check_relayed(r):
         if x["kind"] == "relay":
             assert x["note"] == "relayed: token received", x
     assert t["verdict"] == "open"
-    # no waiting for tokens that were all in
-    assert r.run.elapsed < 4, r.run
+    # no waiting for tokens that were all in (--wait 10; the margin is
+    # for sanitizer builds running every scenario at once)
+    assert r.run.elapsed < 8, r.run
 
 
 def test_relay_after_250_is_open(runs):
@@ -304,7 +307,7 @@ def test_error_limit_reconnects_and_finishes(runs):
     r = get(runs, "error-limit-5")
     check_error_limit(r)
     # every session but the last ended with the server's 421
-    assert r.fake.n_sessions() >= 35 // 5
+    assert r.fake.n_sessions() >= 43 // 5
 
 
 def test_error_limit_3_reconnects_and_finishes(runs):
@@ -361,7 +364,8 @@ def test_hostile_transcript_survives_nul(runs):
     assert "\n    C: QUIT" in text
     t = get(runs, "hostile-json").one()
     assert "C: QUIT" in t["transcript"]
-    assert t["transcript"].count("C: RCPT TO:") == 37
+    # 2 controls and 43 relay attempts (no --auth)
+    assert t["transcript"].count("C: RCPT TO:") == 45
 
 
 def test_verbose_transcript_lines_not_marked_cut(runs):

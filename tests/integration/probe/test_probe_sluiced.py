@@ -10,13 +10,20 @@ from probe_harness import FAST, SLUICED, by_id, free_port, run_probe, \
     verdicts
 
 OUTSIDER = "127.0.0.2"
+# The full battery (43 relay attempts) earns an outsider more than the 30
+# relay denials of sluiced's default relay-probing abuse rule, which then
+# blocks it (451/421) before the last tests. An admin testing their own
+# server exempts the prober from the abuse actions: allow.clients never
+# grants relay, so "closed" still means closed.
+# test_sluiced_blocks_a_full_battery_from_a_stranger shows the default.
+EXEMPT = {"allow.clients": [OUTSIDER]}
 
 
 def test_sluiced_closed_to_an_outsider(sluiced):
     # sluiced accepts mail for its own name, trusts only 127.0.0.1; the
     # probe connects from 127.0.0.2
     srv = sluiced({"authorized_networks": ["127.0.0.1/32"],
-                   "local_domains": ["mx.test", "localhost"]})
+                   "local_domains": ["mx.test", "localhost"], **EXEMPT})
     r = run_probe("--json", "--source", OUTSIDER, *FAST, srv.spec)
     assert r.rc == 0, r
     t = r.one()
@@ -42,7 +49,7 @@ def test_sluiced_default_local_domains(sluiced):
     still closed, exit 0, and the bare <postmaster> control passes.
     (postmaster@mx.test, the banner's name, is refused as relaying: see
     the report -- a sluiced default, not a probe matter.)"""
-    srv = sluiced({"authorized_networks": ["127.0.0.1/32"]})
+    srv = sluiced({"authorized_networks": ["127.0.0.1/32"], **EXEMPT})
     r = run_probe("--json", "--source", OUTSIDER, *FAST, srv.spec)
     assert r.rc == 0, r
     t = r.one()
@@ -51,9 +58,28 @@ def test_sluiced_default_local_domains(sluiced):
     assert by_id(t, "control-postmaster-bare")["verdict"] == "accepted"
 
 
+def test_sluiced_blocks_a_full_battery_from_a_stranger(sluiced):
+    """sluiced's defaults, no exemption: the relay-probing rule blocks the
+    prober near the end of the battery. The probe must say so (a 4xx is
+    never "closed", and never a hit), not report the server open."""
+    srv = sluiced({"authorized_networks": ["127.0.0.1/32"]})
+    r = run_probe("--json", "--source", OUTSIDER, *FAST, srv.spec)
+    t = r.one()
+    relay = verdicts(t, "relay")
+    assert "abuse-alert rule=relay-probing" in srv.log.read_text()
+    assert not {"open", "accepted"} & set(relay.values()), relay
+    assert r.rc == 2 and t["verdict"] == "tempfail", r
+    # what ran before the block was refused, and is reported so
+    assert relay["relay-plain"] == "closed"
+    blocked = [x for x in t["tests"] if x["verdict"] == "tempfail"]
+    assert blocked and all("blocked" in (x["rcpt_reply"] or x["mail_reply"]
+                                         or x["note"]) for x in blocked), \
+        blocked
+
+
 def test_sluiced_text_report_closed(sluiced):
     srv = sluiced({"authorized_networks": ["127.0.0.1/32"],
-                   "local_domains": ["mx.test"]})
+                   "local_domains": ["mx.test"], **EXEMPT})
     r = run_probe("--source", OUTSIDER, *FAST, srv.spec)
     assert r.rc == 0, r
     first = r.text.splitlines()[0]
@@ -141,7 +167,7 @@ def sluiced_with_auth(sluiced, tmp_path):
     return sluiced({"authorized_networks": ["127.0.0.1/32"],
                     "local_domains": ["mx.test"],
                     "auth.passwd_file": str(pw),
-                    "auth.sender_check": False})
+                    "auth.sender_check": False, **EXEMPT})
 
 
 def test_sluiced_auth_relay_tests_stay_closed(sluiced_with_auth):

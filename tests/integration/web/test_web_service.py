@@ -84,7 +84,7 @@ def test_reports_survive_restart(servers):
     assert after == before
     page = c.get(f"/r/{rid}")
     assert page.status == 200 and ">closed</span>" in page.text
-    assert "Closed: all 35 relay attempts were refused" in page.text
+    assert "Closed: all 43 relay attempts were refused" in page.text
     assert page.text.count("<tr>") == page_before.count("<tr>")
     assert '<meta http-equiv="refresh"' not in page.text
     hist = c.get("/history?target=127.0.0.1").text
