@@ -754,8 +754,8 @@ def probe_section():
     p("| tool | wall s (median) [min–max] | targets/s | tests per target | "
       "verdicts matching the configuration |")
     p("|---|---:|---:|---:|---:|")
-    for tool, tests in (("probe", f"{f0(med(tests_probe))} (2 controls + 35 "
-                         "relay; the AUTH control is skipped without "
+    for tool, tests in (("probe", f"{f0(med(tests_probe))} (2 controls + the "
+                         "relay tests; the AUTH control is skipped without "
                          "`--auth`)"),
                         ("nmap", "16 (one session; stops early only on "
                          "530/errors)")):
@@ -1152,7 +1152,7 @@ def interp(summ, fs, pr, env, rows):
               + "; ".join(f"run {i}: {v[0]}" for i, v in
                           enumerate(rr["rows"], 1)) + ". "
               + (f"One probe run leaves {one} `relay-denied` refusals in "
-                 "its log (some of the 35 relay tests are refused by other "
+                 "its log (some of the 43 relay tests are refused by other "
                  "rules: syntax, percent hack, ...), " if one is not None
                  else "")
               + (f"and the default `relay-probing` rule (30 in 10 minutes → "

@@ -209,9 +209,9 @@ static const struct key keys[] = {
 	{ "auth.block_time", T_DUR, "1h", 1, 604800, F(auth_block_time), NULL,
 	  "How long an address stays blocked after too many failures." },
 	{ "abuse.rules", T_STRLIST,
-	  "unknown-recipients: unknown_recipients per ip >= 30 in 10m -> "
+	  "unknown-recipients: unknown_recipients per ip >= 100 in 10m -> "
 	  "block 1h, "
-	  "relay-probing: relay_denied per ip >= 30 in 10m -> block 1h, "
+	  "relay-probing: relay_denied per ip >= 100 in 10m -> block 1h, "
 	  "worm-domains: domains per ip >= 100 in 1h -> hold 4h, "
 	  "worm-domains-user: domains per user >= 100 in 1h -> hold 4h, "
 	  "message-rate: messages per ip >= 1000 in 1h -> tempfail 15m, "

@@ -37,11 +37,11 @@ struct parse_case {
 static const struct parse_case parse_cases[] = {
 	/* the built-in defaults */
 	{ "default unknown-recipients", "unknown-recipients: "
-	    "unknown_recipients per ip >= 30 in 10m -> block 1h", 0,
-	    "unknown-recipients", CNT_UNKNOWN_RCPTS, 0, 30, 600, ACT_BLOCK,
+	    "unknown_recipients per ip >= 100 in 10m -> block 1h", 0,
+	    "unknown-recipients", CNT_UNKNOWN_RCPTS, 0, 100, 600, ACT_BLOCK,
 	    3600 },
-	{ "default relay-probing", "relay-probing: relay_denied per ip >= 30 "
-	    "in 10m -> block 1h", 0, "relay-probing", CNT_RELAY_DENIED, 0, 30,
+	{ "default relay-probing", "relay-probing: relay_denied per ip >= 100 "
+	    "in 10m -> block 1h", 0, "relay-probing", CNT_RELAY_DENIED, 0, 100,
 	    600, ACT_BLOCK, 3600 },
 	{ "default worm-domains", "worm-domains: domains per ip >= 100 in 1h "
 	    "-> hold 4h", 0, "worm-domains", CNT_DOMAINS, 0, 100, 3600,
@@ -645,9 +645,9 @@ stats_more(void **state)
 
 /* defaults - the built-in rules: a worm is held, an office is not */
 static const char *const default_rules[] = {
-	"unknown-recipients: unknown_recipients per ip >= 30 in 10m -> block "
-	"1h",
-	"relay-probing: relay_denied per ip >= 30 in 10m -> block 1h",
+	"unknown-recipients: unknown_recipients per ip >= 100 in 10m -> "
+	"block 1h",
+	"relay-probing: relay_denied per ip >= 100 in 10m -> block 1h",
 	"worm-domains: domains per ip >= 100 in 1h -> hold 4h",
 	"worm-domains-user: domains per user >= 100 in 1h -> hold 4h",
 	"message-rate: messages per ip >= 1000 in 1h -> tempfail 15m",
@@ -695,11 +695,11 @@ defaults(void **state)
 	    abuse_held(a, "10.1.1.99", NULL, T0 + 4150));
 	CHECK_INT("with one alert", alerts("rule=worm-domains "), 1);
 	/* a worm guessing local users */
-	for (i = 0; i < 35; i++)
+	for (i = 0; i < 105; i++)
 		abuse_event(a, "10.1.1.98", NULL, CNT_UNKNOWN_RCPTS, 1, NULL, 0,
 		    T0 + 4000 + i);
-	CHECK_TRUE("35 unknown recipients: blocked",
-	    abuse_blocked(a, "10.1.1.98", NULL, T0 + 4035) != 0);
+	CHECK_TRUE("105 unknown recipients: blocked",
+	    abuse_blocked(a, "10.1.1.98", NULL, T0 + 4105) != 0);
 	abuse_free(a);
 	UNIT_DONE();
 }
