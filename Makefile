@@ -85,7 +85,14 @@ asan-bin:
 integration: all
 	/usr/bin/python3 -m pytest -q -x -n $(PYTEST_JOBS) tests/integration
 
-test: deps all unit asan integration fuzz-check docs-check
+# The integration suite again against sluiced and sluice built with
+# AddressSanitizer and UBSan: a leak, an overflow or undefined behaviour
+# anywhere a test reaches fails the test that reached it.
+integration-asan: asan-bin
+	SLUICED=$(CURDIR)/build/asan/sluiced SLUICE=$(CURDIR)/build/asan/sluice \
+	    /usr/bin/python3 -m pytest -q -x -n $(PYTEST_JOBS) tests/integration
+
+test: deps all unit asan integration integration-asan fuzz-check docs-check
 
 # Every fuzz target builds, every past crash stays fixed, and each target
 # runs briefly over its seed corpus (`make fuzz` runs them longer).
@@ -109,7 +116,7 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: all deps run run-web unit asan asan-bin integration test docs-check fuzz \
+.PHONY: all deps run run-web unit asan asan-bin integration integration-asan test docs-check fuzz \
         fuzz-check \
         bench format clean
 .SECONDARY:

@@ -123,7 +123,7 @@ explain(int argc, char **argv)
 	struct verdict v;
 	struct addr sender, rcpt;
 	char err[512], shown[600];
-	int ch, bad = 0;
+	int ch, bad = 0, rc;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
@@ -140,29 +140,31 @@ explain(int argc, char **argv)
 	}
 	if (client == NULL || nto == 0 || optind != argc)
 		usage();
+	memset(&lst, 0, sizeof(lst));
+	p = NULL;
+	rc = 2;
 	cf = path ? conf_load(path, stderr) : conf_default();
 	if (cf == NULL) {
 		fprintf(stderr, "sluice: %s has errors\n", path);
-		return 2;
+		goto out;
 	}
 	conf_policy(cf, &pcf);
 	if ((p = policy_new(&pcf, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "sluice: %s\n", err);
-		return 2;
+		goto out;
 	}
 	memset(&pc, 0, sizeof(pc));
 	if (cidr_parse_ip(client, &pc.family, pc.ip) == -1) {
 		fprintf(stderr, "sluice: --client %s: not an IP address\n",
 		    client);
-		return 2;
+		goto out;
 	}
 	snprintf(pc.ipstr, sizeof(pc.ipstr), "%s", client);
 	pc.auth_user = auth;
-	memset(&lst, 0, sizeof(lst));
 	if (lname != NULL && find_listener(cf, lname, &lst) == -1) {
 		fprintf(stderr, "sluice: --listener %s: no such listen entry "
 		    "in %s\n", lname, path ? path : "the built-in defaults");
-		return 2;
+		goto out;
 	}
 	pc.trusted = lst.trusted;
 	printf("config %s\n", path ? path : "(built-in defaults)");
@@ -184,7 +186,7 @@ explain(int argc, char **argv)
 		bad = 1;
 	}
 	if (parse_path(from, 0, &sender) == -1)
-		return 2;
+		goto out;
 	policy_mail(p, &pc, &sender, &v);
 	addr_format(&sender, shown, sizeof(shown));
 	bad |= show("from", shown, &v);
@@ -203,11 +205,13 @@ explain(int argc, char **argv)
 			    v.cls == RCPT_LOCAL ? v.mailbox : "");
 	}
 	printf("result %s\n", bad ? "refused" : "accepted");
+	rc = bad ? 1 : 0;
+out:
 	cidr_set_free(lst.trusted);
 	policy_free(p);
 	conf_free(cf);
 	free(to);
-	return bad ? 1 : 0;
+	return rc;
 }
 
 /* cmd_policy - `sluice policy SUBCOMMAND` */
