@@ -282,6 +282,18 @@ pending(const struct qmsg *m, char cls)
 	return 0;
 }
 
+/* notifying - does a failed recipient still wait for its DSN? */
+static int
+notifying(const struct qmsg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->env.rcpts[i].status == QR_NOTIFY)
+			return 1;
+	return 0;
+}
+
 /* runner_forget - drop a message from memory (its file is already gone) */
 void
 runner_forget(struct qmsg *m)
@@ -295,7 +307,11 @@ runner_forget(struct qmsg *m)
 	qmsg_free(m);
 }
 
-/* finish - remove a message with nothing left to do */
+/*
+ * finish - remove a message with nothing left to do: no recipient
+ * pending, every failure's DSN committed (the original is the only
+ * record of a failure until then), no job or DSN commit under way.
+ */
 static void
 finish(struct qmsg *m)
 {
@@ -354,6 +370,28 @@ mark(struct qmsg *m, size_t i, char status, int durable)
 		str_copy(j->qid, sizeof(j->qid), m->qid);
 		workq_submit(m->r->wq, sync_work, sync_done, j);
 	}
+}
+
+/*
+ * mark_retry - write recipient i's attempts and next attempt into the
+ * queue file, so a restart keeps the schedule. Not synced: a lost update
+ * only means an early retry after a crash.
+ */
+static void
+mark_retry(struct qmsg *m, size_t i)
+{
+	char v[QFILE_RETRY_LEN];
+	int fd;
+
+	if (m->env.rcpts[i].retry_off == 0 ||
+	    (fd = openat(runner_qdir(m), m->qid, O_WRONLY | O_CLOEXEC)) == -1)
+		return;
+	qfile_retry_field(v, m->rs[i].attempts, m->rs[i].next);
+	if (pwrite(fd, v, sizeof(v), m->env.rcpts[i].retry_off) !=
+	    (ssize_t)sizeof(v))
+		log_warn("event=queue-error op=mark-retry qid=%s error=\"%s\"",
+		    m->qid, strerror(errno));
+	close(fd);
 }
 
 /* mark_warned - record in the queue file that the delay warning went out
@@ -418,13 +456,17 @@ runner_result(struct qmsg *m, size_t i, int status, const char *why,
 		r->st.delivered++;
 		word = "sent";
 	} else if (status == SMTP_PERM) {
-		mark(m, i, QR_FAILED, 1);
+		/* failed, the sender still to be told (bounces()) */
+		mark(m, i, QR_NOTIFY, 1);
 		r->st.failed++;
 		word = "bounced";
 	} else {
 		s->next = now + backoff(r, s->attempts);
 		r->st.deferred++;
 		word = "deferred";
+		/* an attempt our own shutdown cut short does not count */
+		if (!r->stopping)
+			mark_retry(m, i);
 	}
 	log_info("event=delivery qid=%s to=%s relay=%s status=%s attempt=%u "
 	    "reason=%s", m->qid, q->addr, q->cls == 'L' ? "local" :
@@ -527,7 +569,7 @@ runner_schedule(struct qmsg *m)
 		return;
 	}
 	bounces(m);
-	if (!pending(m, 0)) {
+	if (!pending(m, 0) && !notifying(m)) {
 		finish(m);
 		return;
 	}
@@ -555,6 +597,9 @@ runner_schedule(struct qmsg *m)
 		if (m->env.rcpts[i].status == QR_PENDING &&
 		    !m->rs[i].inflight && (first == 0 || m->rs[i].next < first))
 			first = m->rs[i].next;
+	/* a DSN that could not be queued is tried again then */
+	if (m->bounce_next > now && (first == 0 || m->bounce_next < first))
+		first = m->bounce_next;
 	if (first) {
 		struct timeval tv = { first > now ? first - now : 0, 0 };
 
@@ -567,26 +612,117 @@ runner_schedule(struct qmsg *m)
 /* ---- bounces ---- */
 
 /*
- * inject - queue a DSN from <> to the failed message's sender. Where it
- * goes is decided by the same policy as mail from a trusted client.
+ * A DSN is queued like any message, through the spool's commit thread.
+ * Until its commit is durable the original keeps the failure (status N in
+ * the queue file, the message busy), so a crash at any instant leaves
+ * either the original with a failure to report or the committed DSN (a
+ * crash between the two sends the DSN twice; it never loses one). A DSN
+ * the spool could not take is tried again after retry_min.
+ */
+struct dsnjob {
+	struct qmsg	*m;
+	enum dsn_kind	 kind;
+	size_t		*idx;		/* the recipients it is about */
+	size_t		 n;
+	char		 qid[32];	/* the DSN's */
+};
+
+/* dsn_kind_name - for the log */
+static const char *
+dsn_kind_name(enum dsn_kind kind)
+{
+	return kind == DSN_FAILED ? "failed" : "delayed";
+}
+
+/* dsn_settled - the recipients idx[0..n) need no DSN (any more) */
+static void
+dsn_settled(struct qmsg *m, enum dsn_kind kind, const size_t *idx,
+    size_t n)
+{
+	size_t k;
+
+	if (m->deleted)
+		return;
+	if (kind == DSN_DELAYED) {
+		mark_warned(m);
+		return;
+	}
+	/* not synced: a lost mark only means a second DSN after a crash */
+	for (k = 0; k < n; k++)
+		mark(m, idx[k], QR_FAILED, 0);
+}
+
+/* dsn_retry - the DSN could not be queued: try again later */
+static void
+dsn_retry(struct qmsg *m, enum dsn_kind kind, const char *why)
+{
+	struct runner *r = m->r;
+	char qw[LOG_QUOTE_MAX];
+
+	m->bounce_next = time(NULL) + (time_t)r->rc.retry_min;
+	log_warn("event=bounce-error qid=%s kind=%s reason=%s action=retry "
+	    "retry_in=%us", m->qid, dsn_kind_name(kind),
+	    log_quotes(qw, sizeof(qw), why), r->rc.retry_min);
+}
+
+/*
+ * dsn_committed - the spool's answer for a DSN (loop thread; also called
+ * from within spool_msg_commit() when the spool fails at once). Only now
+ * are the recipients marked bounced, or the warning sent.
  */
 static void
-inject(struct qmsg *m, enum dsn_kind kind, const struct dsn_rcpt *dr,
-    size_t n)
+dsn_committed(void *arg, int result, const char *err)
+{
+	struct dsnjob *j = arg;
+	struct qmsg *m = j->m;
+	struct runner *r = m->r;
+	size_t k;
+
+	m->busy--;
+	if (j->kind == DSN_DELAYED)
+		m->warning = 0;
+	else
+		for (k = 0; k < j->n; k++)
+			m->rs[j->idx[k]].bouncing = 0;
+	if (result == SMTP_OK) {
+		r->st.bounces++;
+		log_info("event=bounce qid=%s dsn=%s kind=%s to=%s rcpts=%zu",
+		    m->qid, j->qid, dsn_kind_name(j->kind), m->env.from, j->n);
+		dsn_settled(m, j->kind, j->idx, j->n);
+	} else
+		dsn_retry(m, j->kind, err && *err ? err : "spool");
+	free(j->idx);
+	free(j);
+	if (!m->in_bounces)
+		runner_schedule(m);	/* may finish (or forget) m */
+}
+
+/*
+ * inject - queue a DSN from <> to the failed message's sender about the
+ * recipients idx[0..n). Where it goes is decided by the same policy as
+ * mail from a trusted client. The outcome is recorded later, by
+ * dsn_committed(); a DSN that can never go (the sender's address is bad,
+ * the policy refuses it) is logged and settled at once.
+ */
+static void
+inject(struct qmsg *m, enum dsn_kind kind, const size_t *idx, size_t n)
 {
 	struct runner *r = m->r;
 	struct policy_client pc;
 	struct mail_params mp;
 	struct cmd_err ce;
 	struct verdict v;
-	struct spool_meta meta = { "internal", "127.0.0.1", r->rc.hostname,
+	struct spool_meta meta = { "internal", "internal", r->rc.hostname,
 	    "local", NULL };
 	struct addr null, to;
 	struct spool_msg *sm;
+	struct dsn_rcpt *dr;
+	struct dsnjob *j;
 	struct tx *tx;
 	struct buf b;
 	char line[SMTP_PATH_MAX + 8], boundary[64], qid[32], *hdr;
-	size_t hlen;
+	char (*st)[16];
+	size_t hlen, k;
 
 	memset(&pc, 0, sizeof(pc));
 	pc.family = AF_INET;
@@ -596,101 +732,123 @@ inject(struct qmsg *m, enum dsn_kind kind, const struct dsn_rcpt *dr,
 	if (cmd_parse_rcpt(line, strlen(line), &to, &ce) == -1) {
 		log_warn("event=bounce-dropped qid=%s to=%s reason=\"bad sender "
 		    "address\"", m->qid, m->env.from);
+		dsn_settled(m, kind, idx, n);
 		return;
 	}
 	memset(&null, 0, sizeof(null));
 	null.flags = ADDR_NULL;
 	policy_rcpt(r->rc.policy, &pc, &null, &to, &v);
+	if (v.kind == POLICY_TEMPFAIL) {
+		dsn_retry(m, kind, v.text);
+		return;
+	}
 	if (v.kind != POLICY_ACCEPT) {
 		log_warn("event=bounce-dropped qid=%s to=%s reason=\"%d %s\"",
 		    m->qid, m->env.from, v.code, v.text);
+		dsn_settled(m, kind, idx, n);
 		return;
 	}
 	memset(&mp, 0, sizeof(mp));
 	tx = tx_new(&null, &mp, time(NULL));
 	tx_add_rcpt(tx, &v);
 	sm = spool_msg_new(r->sp, tx, &meta, time(NULL), qid, sizeof(qid));
+	tx_free(tx);
 	if (sm == NULL) {
-		tx_free(tx);
-		log_warn("event=bounce-error qid=%s reason=spool", m->qid);
+		dsn_retry(m, kind, "spool");
 		return;
+	}
+	dr = xcalloc(n, sizeof(*dr));
+	st = xcalloc(n, sizeof(*st));
+	for (k = 0; k < n; k++) {
+		struct rstate *s = &m->rs[idx[k]];
+
+		dsn_status_from_reply(s->why, kind == DSN_FAILED, st[k],
+		    sizeof(st[k]));
+		dr[k].addr = m->env.rcpts[idx[k]].addr;
+		dr[k].status = st[k];
+		dr[k].diag = s->why[0] ? s->why : kind == DSN_FAILED ?
+		    "failed" : "delivery deferred";
+		dr[k].remote_mta = s->relay;
 	}
 	read_headers(m, &hdr, &hlen, BOUNCE_HEADERS_MAX);
 	snprintf(boundary, sizeof(boundary), "%s/%s.%08x", m->qid,
 	    r->rc.hostname, arc4random());
-	buf_init(&b, BOUNCE_HEADERS_MAX + 64 * 1024);
+	/* room for every recipient: a DSN is never cut short */
+	buf_init(&b, BOUNCE_HEADERS_MAX + 64 * 1024 +
+	    n * (2 * (REMOTE_WHY + SMTP_PATH_MAX) + sizeof(m->rs->relay) + 256));
 	if (dsn_compose(&b, kind, &m->env, dr, n, r->rc.hostname, hdr, hlen,
-	    time(NULL), boundary) == -1 ||
-	    spool_msg_write(sm, b.data, b.len) == -1) {
+	    time(NULL), boundary) == -1) {
+		/* our own limit: trying again would fail the same way */
 		spool_msg_abort(sm);
-		log_warn("event=bounce-error qid=%s reason=compose", m->qid);
+		log_warn("event=bounce-dropped qid=%s to=%s reason=\"DSN too "
+		    "large\"", m->qid, m->env.from);
+		dsn_settled(m, kind, idx, n);
+	} else if (spool_msg_write(sm, b.data, b.len) == -1) {
+		spool_msg_abort(sm);
+		dsn_retry(m, kind, "spool write");
 	} else {
-		spool_msg_commit(sm, NULL, NULL);
-		r->st.bounces++;
-		log_info("event=bounce qid=%s dsn=%s kind=%s to=%s rcpts=%zu",
-		    m->qid, qid, kind == DSN_FAILED ? "failed" : "delayed",
-		    m->env.from, n);
+		j = xcalloc(1, sizeof(*j));
+		j->m = m;
+		j->kind = kind;
+		j->idx = xcalloc(n, sizeof(*j->idx));
+		memcpy(j->idx, idx, n * sizeof(*idx));
+		j->n = n;
+		str_copy(j->qid, sizeof(j->qid), qid);
+		if (kind == DSN_DELAYED)
+			m->warning = 1;
+		else
+			for (k = 0; k < n; k++)
+				m->rs[idx[k]].bouncing = 1;
+		m->busy++;	/* the original stays until the DSN is durable */
+		spool_msg_commit(sm, dsn_committed, j);
 	}
 	buf_release(&b);
 	free(hdr);
-	tx_free(tx);
+	free(dr);
+	free(st);
 }
 
 /*
  * bounces - one DSN for the recipients that failed since the last one,
  * and a delay warning once; none for a null sender (no bounce loops).
+ * Nothing new while stopping: the queue file keeps what is owed.
  */
 static void
 bounces(struct qmsg *m)
 {
 	struct runner *r = m->r;
-	struct dsn_rcpt *dr = xcalloc(m->env.nrcpt, sizeof(*dr));
-	char (*st)[16] = xcalloc(m->env.nrcpt, 16);
-	size_t i, n = 0;
+	size_t *idx, i, n = 0;
 	int null = strcmp(m->env.from, "<>") == 0;
 	time_t now = time(NULL);
 
-	for (i = 0; i < m->env.nrcpt; i++) {
-		if (m->env.rcpts[i].status != QR_FAILED || m->rs[i].bounced)
-			continue;
-		m->rs[i].bounced = 1;
-		dsn_status_from_reply(m->rs[i].why, 1, st[n], sizeof(st[n]));
-		dr[n].addr = m->env.rcpts[i].addr;
-		dr[n].status = st[n];
-		dr[n].diag = m->rs[i].why[0] ? m->rs[i].why : "failed";
-		dr[n].remote_mta = m->rs[i].relay;
-		n++;
-	}
-	if (n > 0) {
-		if (null)
-			log_info("event=bounce-suppressed qid=%s reason=\"null "
-			    "sender\" rcpts=%zu", m->qid, n);
-		else
-			inject(m, DSN_FAILED, dr, n);
-	}
+	if (r->stopping || now < m->bounce_next)
+		return;
+	idx = xcalloc(m->env.nrcpt, sizeof(*idx));
+	m->in_bounces = 1;
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->env.rcpts[i].status == QR_NOTIFY && !m->rs[i].bouncing)
+			idx[n++] = i;
+	if (n > 0 && null) {
+		log_info("event=bounce-suppressed qid=%s reason=\"null "
+		    "sender\" rcpts=%zu", m->qid, n);
+		dsn_settled(m, DSN_FAILED, idx, n);
+	} else if (n > 0)
+		inject(m, DSN_FAILED, idx, n);
 	n = 0;
-	if (!m->warned && !null && r->rc.delay_warning &&
-	    now - m->env.time >= (time_t)r->rc.delay_warning) {
-		for (i = 0; i < m->env.nrcpt; i++) {
-			if (m->env.rcpts[i].status != QR_PENDING ||
-			    m->rs[i].attempts == 0)
-				continue;
-			dsn_status_from_reply(m->rs[i].why, 0, st[n],
-			    sizeof(st[n]));
-			dr[n].addr = m->env.rcpts[i].addr;
-			dr[n].status = st[n];
-			dr[n].diag = m->rs[i].why[0] ? m->rs[i].why :
-			    "delivery deferred";
-			dr[n].remote_mta = m->rs[i].relay;
-			n++;
-		}
-		if (n > 0) {
-			mark_warned(m);
-			inject(m, DSN_DELAYED, dr, n);
-		}
+	/* a held message is not being tried: no "still trying" warning */
+	if (!m->warned && !m->warning && !m->held && !null &&
+	    r->rc.delay_warning &&
+	    now - m->env.time >= (time_t)r->rc.delay_warning &&
+	    now >= m->bounce_next) {	/* (not if the DSN above failed) */
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (m->env.rcpts[i].status == QR_PENDING &&
+			    m->rs[i].attempts > 0)
+				idx[n++] = i;
+		if (n > 0)
+			inject(m, DSN_DELAYED, idx, n);
 	}
-	free(dr);
-	free(st);
+	m->in_bounces = 0;
+	free(idx);
 }
 
 /* ---- loading ---- */
@@ -700,20 +858,28 @@ static void
 track(struct runner *r, const char *qid, struct qenv *e, int held)
 {
 	struct qmsg *m = xcalloc(1, sizeof(*m));
+	time_t now = time(NULL);
 	size_t i;
 
 	m->r = r;
 	m->held = held;
 	m->warned = e->warned;
+	m->internal = qenv_internal(e);
 	str_copy(m->qid, sizeof(m->qid), qid);
 	m->env = *e;
 	m->rs = xcalloc(e->nrcpt, sizeof(*m->rs));
 	m->res = xcalloc(e->nrcpt, sizeof(*m->res));
 	m->why = xcalloc(e->nrcpt, sizeof(*m->why));
 	for (i = 0; i < e->nrcpt; i++) {
+		struct rstate *s = &m->rs[i];
+
 		m->res[i] = -1;
-		/* failures found at load were bounced before a restart */
-		m->rs[i].bounced = e->rcpts[i].status == QR_FAILED;
+		/* the schedule the last run left (a shorter retry_max now
+		 * applies at once) */
+		s->attempts = e->rcpts[i].attempts;
+		s->next = e->rcpts[i].next;
+		if (s->next > now + (time_t)r->rc.retry_max)
+			s->next = now + (time_t)r->rc.retry_max;
 	}
 	hmap_put(r->msgs, m->qid, m);
 	r->st.queued++;
@@ -729,7 +895,7 @@ track(struct runner *r, const char *qid, struct qenv *e, int held)
 			if (m->env.rcpts[i].status == QR_PENDING) {
 				m->rs[i].attempts = 0;
 				str_copy(m->rs[i].why, sizeof(m->rs[i].why), why);
-				mark(m, i, QR_FAILED, 1);
+				mark(m, i, QR_NOTIFY, 1);
 				r->st.failed++;
 				log_info("event=delivery qid=%s to=%s relay=none "
 				    "status=bounced reason=\"%s\"", m->qid,
@@ -756,7 +922,8 @@ add(struct runner *r, const char *qid, int held, int check_hold)
 		quarantine(r, dirfd, qid, err);
 		return;
 	}
-	if (check_hold && !held && r->rc.is_held &&
+	/* sluiced's own DSNs are not the client's: no client-IP hold */
+	if (check_hold && !held && r->rc.is_held && !qenv_internal(&e) &&
 	    r->rc.is_held(r->rc.held_arg, e.client, e.auth)) {
 		if (renameat(dirfd, qid, spool_dirfd(r->sp, "hold"), qid) == 0) {
 			held = 1;

@@ -87,6 +87,7 @@ struct qsel {
 	int		 bits;
 	time_t		 older, newer;	/* age bounds in seconds, 0: none */
 	int		 held;		/* -1 any, 0 active only, 1 held only */
+	int		 internal;	/* 1: only sluiced's own mail (DSNs) */
 };
 
 struct runner *runner_new(struct event_base *base, struct spool *sp,

@@ -17,7 +17,7 @@ struct rstate {
 	time_t		 next;		/* when to try again */
 	unsigned	 attempts;
 	int		 inflight;	/* a delivery is under way */
-	int		 bounced;	/* a DSN for its failure was queued */
+	int		 bouncing;	/* a DSN for its failure is committing */
 	char		 why[REMOTE_WHY];	/* last runner_result */
 	char		 relay[160];
 };
@@ -28,7 +28,11 @@ struct qmsg {
 	struct qenv	 env;
 	struct rstate	*rs;		/* one per recipient */
 	int		 held, deleted, warned;
-	unsigned	 busy;		/* jobs under way */
+	int		 internal;	/* made by sluiced (a DSN) */
+	int		 warning;	/* the delay warning is committing */
+	int		 in_bounces;	/* bounces() is running */
+	time_t		 bounce_next;	/* a failed DSN is tried again then */
+	unsigned	 busy;		/* jobs (and DSN commits) under way */
 	unsigned	 hops;		/* Received: headers */
 	struct event	*timer;
 	/* local job results (SMTP_OK/TEMP/PERM, -1 = not tried) */
