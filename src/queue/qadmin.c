@@ -246,6 +246,7 @@ do_release(struct qmsg *m, void *arg)
 	}
 	m->held = 0;
 	r->st.held--;
+	m->bounce_next = 0;
 	for (i = 0; i < m->env.nrcpt; i++)
 		m->rs[i].next = 0;
 	log_info("event=released qid=%s by=admin", m->qid);
@@ -273,13 +274,14 @@ do_delete(struct qmsg *m, void *arg)
 	return 1;
 }
 
-/* do_flush - every pending recipient due now */
+/* do_flush - every pending recipient due now, and any DSN owed */
 static int
 do_flush(struct qmsg *m, void *arg)
 {
 	size_t i;
 
 	(void)arg;
+	m->bounce_next = 0;
 	for (i = 0; i < m->env.nrcpt; i++)
 		m->rs[i].next = 0;
 	runner_schedule(m);
