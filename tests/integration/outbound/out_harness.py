@@ -129,7 +129,8 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
 
 
 def _bindable(host, port, kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                      kind)
     try:
         s.bind((host, port))
         return True
@@ -599,6 +600,7 @@ ZONE_MX = [
     ("bad.test", "mx.bad.test", 10),        # served by dnsmasq: sane
     ("backup.test", "mx1.backup.test", 10),  # primary (a receiver)
     ("backup.test", "mx2.backup.test", 20),  # the sluiced under test
+    ("v6.test", "mx.v6.test", 10),          # an MX with only an AAAA
 ]
 ZONE_A = [
     ("mx1.pref.test", "127.0.0.2"),
@@ -609,6 +611,7 @@ ZONE_A = [
     ("mx.bad.test", "127.0.0.7"),
     ("mx1.backup.test", "127.0.0.8"),
     ("mx2.backup.test", "127.0.0.9"),
+    ("mx.v6.test", "::1"),                  # AAAA only
 ]
 # nx.test and anything else under .test: NXDOMAIN (--local=/test/)
 
