@@ -157,3 +157,33 @@ def test_out_dsn_spool_failure_retried(sluiced, peers, tmp_path):
     srv.wait_queue_empty()
     assert dsn_counts(srv) == {q: 1}
     assert len(rcv.rcpts) == 1
+
+
+def test_out_kill9_while_delay_warning_commits(sluiced, peers, tmp_path):
+    """A delay warning takes the same path: the queue file says "warned"
+    only once the warning is committed, so a kill -9 while it waits for
+    its fdatasync means it is sent after the restart (not never)."""
+    rcv = peers.aiosmtpd(rcpt=lambda a, n: "452 4.2.2 Mailbox full")
+    srv = sluiced({"outbound.routes": [f"full.test [127.0.0.1]:{rcv.port}"],
+                   "queue.delay_warning": "1s", "queue.retry_max": "1s"})
+    q = srv.send("alice@localhost", ["bob@full.test"], body("warn"))
+    srv.wait_event("delivery", qid=q, status="deferred")
+    st = Strace(srv.pid, "fdatasync:delay_enter=4s", workdir=tmp_path)
+    try:
+        # the warning is due at the next attempt: it waits in tmp/
+        wait_until(lambda: list((srv.spool / "tmp").iterdir()), 10,
+                   what="the delay warning being written in tmp/")
+        orig = srv.spool / "queue" / q
+        assert b"\nwarned 0\n" in orig.read_bytes()
+        assert not srv.events("bounce")
+        srv.kill9()
+    finally:
+        st.stop()
+    srv.start()
+    srv.wait_event("bounce", qid=q, kind="delayed")
+    (f,) = srv.wait_maildir("alice")
+    d = DSN(f.read_bytes())
+    assert d.fields["x-sluice-queue-id"] == q
+    assert d.rcpt("bob@full.test")["action"] == "delayed"
+    assert b"\nwarned 1\n" in (srv.spool / "queue" / q).read_bytes()
+    srv.queue("delete", "--id", q, check=0)
