@@ -11,9 +11,12 @@
  *   - the offsets point where the format says: each status byte (and the
  *     class two bytes on), the 20 size digits, and the message just after
  *     "data\n", all inside the input;
+ *   - a recipient's retry value, when there is one, is where the format
+ *     says (QFILE_RETRY_LEN bytes after its status, inside the envelope);
  *   - the in-place updates the spool and runner make keep the file valid:
- *     marking a recipient delivered (status byte) and writing the size
- *     field give back the same envelope with just that change.
+ *     marking a recipient delivered (status byte), writing its retry
+ *     schedule and writing the size field give back the same envelope
+ *     with just that change.
  */
 #include <string.h>
 
@@ -41,7 +44,7 @@ check_env(const struct qenv *e, const char *p, size_t n)
 		size_t al = strlen(q->addr);
 
 		FZ_CHECK(q->status == QR_PENDING || q->status == QR_DONE ||
-		    q->status == QR_FAILED);
+		    q->status == QR_NOTIFY || q->status == QR_FAILED);
 		FZ_CHECK(q->cls == 'L' || q->cls == 'R');
 		FZ_CHECK(q->status_off > 0 &&
 		    (size_t)q->status_off + 2 < (size_t)e->data_off);
@@ -50,6 +53,17 @@ check_env(const struct qenv *e, const char *p, size_t n)
 		FZ_CHECK(q->mailbox[0] != '\0');
 		FZ_CHECK(al >= 2 && q->addr[0] == '<' &&
 		    q->addr[al - 1] == '>');
+		if (q->retry_off == 0) {
+			FZ_CHECK(q->attempts == 0 && q->next == 0);
+			continue;
+		}
+		FZ_CHECK(q->retry_off > q->status_off &&
+		    (size_t)q->retry_off + QFILE_RETRY_LEN <
+		    (size_t)e->data_off);
+		FZ_CHECK(memcmp(p + q->retry_off - 6, "retry ", 6) == 0);
+		FZ_CHECK(p[q->retry_off + QFILE_RETRY_LEN] == '\n');
+		FZ_CHECK(i + 1 == e->nrcpt ||
+		    e->rcpts[i + 1].status_off > q->retry_off);
 	}
 }
 
@@ -71,6 +85,7 @@ same_env(const struct qenv *a, const struct qenv *b, size_t skip_rcpt)
 		FZ_CHECK(strcmp(a->rcpts[i].addr, b->rcpts[i].addr) == 0);
 		FZ_CHECK(strcmp(a->rcpts[i].mailbox,
 		    b->rcpts[i].mailbox) == 0);
+		FZ_CHECK(a->rcpts[i].retry_off == b->rcpts[i].retry_off);
 		if (i != skip_rcpt)
 			FZ_CHECK(a->rcpts[i].status == b->rcpts[i].status);
 	}
@@ -108,6 +123,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(e2.rcpts[k].status == QR_DONE);
 	FZ_CHECK(e2.size == e.size);
 	qenv_release(&e2);
+
+	/* the runner writes a schedule in place */
+	if (e.rcpts[k].retry_off != 0) {
+		qfile_retry_field(copy + e.rcpts[k].retry_off,
+		    (unsigned)(size * 31u), (time_t)(size * 104729u));
+		FZ_CHECK(qfile_parse(copy, size, &e2, err, sizeof(err)) == 0);
+		check_env(&e2, copy, size);
+		same_env(&e, &e2, k);
+		FZ_CHECK(e2.rcpts[k].attempts == (unsigned)(size * 31u));
+		FZ_CHECK(e2.rcpts[k].next == (time_t)(size * 104729u));
+		qenv_release(&e2);
+	}
 
 	/* the spool writes the size last, in place */
 	newsize = (uint64_t)size * 7919u;

@@ -328,6 +328,7 @@ QF = ("sluice-queue 1\nqid 18c2f3a4b5c00002\ntime 1732464925\n"
       "session 7f3a2c01\nclient 2001:db8::7\nhelo -\nproto SMTP\n"
       "from <>\nbody -\nsize 00000000000000000006\n"
       "rcpt D L alice <alice@localhost>\nrcpt F R - <x@example.net>\n"
+      "retry 0000000004 001732468525\nrcpt N R - <y@example.net>\n"
       "rcpt P L postmaster <postmaster>\n%sdata\nhi\r\n\r\n")
 put("qfile", "hand-statuses.qf", QF % "")
 put("qfile", "hand-future-key.qf", QF % "priority high\n")

@@ -9,7 +9,7 @@ libsqlite3-dev
 clang libclang-rt-14-dev
 python3 python3-pytest python3-pytest-xdist python3-aiosmtpd swaks nmap postfix dnsmasq-base
 msmtp dovecot-core chromium chromium-driver python3-selenium
-openssl curl procps"
+openssl curl procps strace"
 
 missing=""
 for p in $PKGS; do

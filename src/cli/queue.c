@@ -27,7 +27,7 @@ usage(void)
 "  --id ID  --sender PATTERN  --rcpt PATTERN  --rcpt-domain DOMAIN\n"
 "  --client-ip ADDR[/BITS]  --user LOGIN  --older-than DURATION\n"
 "  --newer-than DURATION\n"
-"  --held  --active  --all\n"
+"  --held  --active  --internal (sluiced's own mail: DSNs)  --all\n"
 "  PATTERN: user@domain, user@, domain or .domain (subdomains); <> for the\n"
 "  null sender. DURATION: 30s, 10m, 4h, 2d.\n");
 	exit(2);
@@ -205,7 +205,8 @@ int
 cmd_queue(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_ID, O_SENDER, O_RCPT, O_RDOM, O_CLIENT,
-	    O_OLDER, O_NEWER, O_HELD, O_ACTIVE, O_ALL, O_JSON, O_USER };
+	    O_OLDER, O_NEWER, O_HELD, O_ACTIVE, O_ALL, O_JSON, O_USER,
+	    O_INTERNAL };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -221,6 +222,7 @@ cmd_queue(int argc, char **argv)
 		{ "all", no_argument, NULL, O_ALL },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "user", required_argument, NULL, O_USER },
+		{ "internal", no_argument, NULL, O_INTERNAL },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *socket = NULL, *verb = "list";
@@ -248,6 +250,7 @@ cmd_queue(int argc, char **argv)
 		case O_HELD: buf_puts(&req, "\theld=1"); continue;
 		case O_ACTIVE: buf_puts(&req, "\theld=0"); continue;
 		case O_ALL: buf_puts(&req, "\tall=1"); continue;
+		case O_INTERNAL: buf_puts(&req, "\tinternal=1"); continue;
 		default: usage();
 		}
 		if (strpbrk(optarg, "\t\r\n") != NULL)

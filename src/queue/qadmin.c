@@ -86,6 +86,8 @@ selected(const struct qmsg *m, const struct qsel *s)
 		return 0;
 	if (s->held >= 0 && m->held != s->held)
 		return 0;
+	if (s->internal && !m->internal)
+		return 0;
 	if (s->older && age < s->older)
 		return 0;
 	if (s->newer && age > s->newer)
@@ -102,6 +104,7 @@ selected(const struct qmsg *m, const struct qsel *s)
 			return 0;
 	}
 	if (s->bits >= 0) {
+		/* sluiced's own mail has no client address ("internal") */
 		struct cidr_set *cs = cidr_set_new();
 		struct cidr c;
 		int fam;
@@ -175,7 +178,8 @@ json_msg(struct qmsg *m, void *arg)
 		json_kv_str(b, 0, "address", q->addr);
 		json_kv_str(b, 1, "class", q->cls == 'L' ? "local" : "remote");
 		json_kv_str(b, 1, "status", q->status == QR_DONE ? "delivered" :
-		    q->status == QR_FAILED ? "failed" : m->rs[i].inflight ?
+		    q->status == QR_FAILED || q->status == QR_NOTIFY ? "failed" :
+		    m->rs[i].inflight ?
 		    "delivering" : "pending");
 		json_kv_int(b, 1, "attempts", m->rs[i].attempts);
 		json_kv_int(b, 1, "next_attempt", (long long)m->rs[i].next);
@@ -242,6 +246,7 @@ do_release(struct qmsg *m, void *arg)
 	}
 	m->held = 0;
 	r->st.held--;
+	m->bounce_next = 0;
 	for (i = 0; i < m->env.nrcpt; i++)
 		m->rs[i].next = 0;
 	log_info("event=released qid=%s by=admin", m->qid);
@@ -269,13 +274,14 @@ do_delete(struct qmsg *m, void *arg)
 	return 1;
 }
 
-/* do_flush - every pending recipient due now */
+/* do_flush - every pending recipient due now, and any DSN owed */
 static int
 do_flush(struct qmsg *m, void *arg)
 {
 	size_t i;
 
 	(void)arg;
+	m->bounce_next = 0;
 	for (i = 0; i < m->env.nrcpt; i++)
 		m->rs[i].next = 0;
 	runner_schedule(m);

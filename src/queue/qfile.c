@@ -27,6 +27,32 @@ qfile_size_field(char *dst, uint64_t size)
 	memcpy(dst, tmp, QFILE_SIZE_DIGITS);
 }
 
+/* qfile_retry_field - the fixed-width retry value (no NUL) */
+void
+qfile_retry_field(char *dst, unsigned attempts, time_t next)
+{
+	char tmp[QFILE_RETRY_LEN + 1];
+
+	if (next < 0)
+		next = 0;
+	if ((uint64_t)next > 999999999999ULL)
+		next = (time_t)999999999999LL;
+	snprintf(tmp, sizeof(tmp), "%0*u %0*lld", QFILE_TRIES_DIGITS,
+	    attempts, QFILE_NEXT_DIGITS, (long long)next);
+	memcpy(dst, tmp, QFILE_RETRY_LEN);
+}
+
+/*
+ * qenv_internal - was the message made by sluiced itself (a DSN)? Such
+ * mail has client "internal" (older files: session "internal").
+ */
+int
+qenv_internal(const struct qenv *e)
+{
+	return strcmp(e->client, "internal") == 0 ||
+	    strcmp(e->session, "internal") == 0;
+}
+
 /*
  * qfile_format - the envelope of tx as a queue file header, into b. Fills
  * e (offsets relative to the file start) so the caller can update the
@@ -84,6 +110,10 @@ qfile_format(struct buf *b, const struct tx *tx, const char *qid,
 		q->status_off = (off_t)b->len;
 		r |= buf_printf(b, "%c %c %s %s\n", q->status, q->cls,
 		    q->mailbox, q->addr);
+		r |= buf_puts(b, "retry ");
+		q->retry_off = (off_t)b->len;
+		r |= buf_printf(b, "%0*u %0*u\n", QFILE_TRIES_DIGITS, 0,
+		    QFILE_NEXT_DIGITS, 0);
 	}
 	r |= buf_puts(b, "data\n");
 	e->data_off = (off_t)b->len;
@@ -223,7 +253,8 @@ qfile_parse(const char *p, size_t n, struct qenv *e, char *err,
 			/* "S C mailbox <addr>" */
 			if (vlen < 7 || v[1] != ' ' || v[3] != ' ' ||
 			    (v[0] != QR_PENDING && v[0] != QR_DONE &&
-			    v[0] != QR_FAILED) || (v[2] != 'L' && v[2] != 'R')) {
+			    v[0] != QR_NOTIFY && v[0] != QR_FAILED) ||
+			    (v[2] != 'L' && v[2] != 'R')) {
 				snprintf(err, errsize, "bad rcpt line");
 				goto bad;
 			}
@@ -258,6 +289,27 @@ qfile_parse(const char *p, size_t n, struct qenv *e, char *err,
 				goto bad;
 			}
 			e->nrcpt++;
+		} else if (KEY("retry")) {
+			struct qrcpt *q;
+			char t[QFILE_NEXT_DIGITS + 1];
+			uint64_t a, x;
+
+			/* "AAAAAAAAAA NNNNNNNNNNNN", after its rcpt line */
+			if (e->nrcpt == 0 ||
+			    (q = &e->rcpts[e->nrcpt - 1])->retry_off != 0 ||
+			    vlen != QFILE_RETRY_LEN ||
+			    v[QFILE_TRIES_DIGITS] != ' ' ||
+			    field(t, sizeof(t), v, QFILE_TRIES_DIGITS) ||
+			    str_parse_u64(t, 0, UINT32_MAX, &a) ||
+			    field(t, sizeof(t), v + QFILE_TRIES_DIGITS + 1,
+			    QFILE_NEXT_DIGITS) ||
+			    str_parse_u64(t, 0, INT64_MAX, &x)) {
+				snprintf(err, errsize, "bad retry line");
+				goto bad;
+			}
+			q->attempts = (unsigned)a;
+			q->next = (time_t)x;
+			q->retry_off = (off_t)(v - p);
 		}
 		/* unknown keys are left for newer versions to use */
 #undef KEY

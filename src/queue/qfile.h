@@ -6,7 +6,7 @@
  *   qid 18c2f3a4b5c00001
  *   time 1732464925
  *   session 7f3a2c01
- *   client 192.0.2.7
+ *   client 192.0.2.7                 "internal": sluiced's own (DSNs)
  *   helo mail.example
  *   proto ESMTP
  *   auth alice                       only when the client authenticated
@@ -15,14 +15,20 @@
  *   warned 0                         1 once the delay warning went out
  *   size 00000000000000004096       fixed width, written last
  *   rcpt P L alice <alice@localhost>     status class mailbox address
+ *   retry 0000000000 000000000000        attempts, next attempt (time)
  *   rcpt P R - <bob@example.net>
+ *   retry 0000000002 001732465225
  *   data
  *   <message, CRLF line ends>
  *
  * Status is one byte at a known offset, rewritten in place: P pending,
- * D delivered, F failed (bounced), so a delivery is recorded without
- * rewriting the file. The size field is written after the data, so a file
- * whose length disagrees with it is incomplete and is never delivered.
+ * D delivered, N failed but the sender not yet notified (its DSN is not
+ * committed), F failed and done with (DSN committed, or none is due), so
+ * a delivery is recorded without rewriting the file. A recipient's retry
+ * line (fixed width, after its rcpt line, rewritten in place too) keeps
+ * the retry schedule across restarts; files without one read as never
+ * tried. The size field is written after the data, so a file whose
+ * length disagrees with it is incomplete and is never delivered.
  *
  * Formatting and parsing are pure (buffers in, buffers out): fuzzable.
  */
@@ -44,9 +50,15 @@ struct tx;
 /* The largest envelope we will read back (100,000 recipients fit). */
 #define QFILE_HEADER_MAX (64 * 1024 * 1024)
 
+#define QFILE_TRIES_DIGITS 10
+#define QFILE_NEXT_DIGITS 12
+/* "AAAAAAAAAA NNNNNNNNNNNN": the retry line's value */
+#define QFILE_RETRY_LEN	(QFILE_TRIES_DIGITS + 1 + QFILE_NEXT_DIGITS)
+
 #define QR_PENDING	'P'
 #define QR_DONE		'D'
-#define QR_FAILED	'F'
+#define QR_NOTIFY	'N'	/* failed, the DSN not yet committed */
+#define QR_FAILED	'F'	/* failed, the sender notified (or not due) */
 
 struct qrcpt {
 	char	status;
@@ -54,6 +66,9 @@ struct qrcpt {
 	char	mailbox[SMTP_LOCAL_MAX + 1];	/* local only */
 	char	addr[SMTP_PATH_MAX + 1];	/* "<user@domain>" */
 	off_t	status_off;		/* where status lives in the file */
+	unsigned attempts;		/* delivery attempts so far */
+	time_t	next;			/* not before this (0: at once) */
+	off_t	retry_off;		/* the retry value (0: no such line) */
 };
 
 struct qenv {
@@ -80,6 +95,8 @@ int	qfile_format(struct buf *b, const struct tx *tx, const char *qid,
 	    const char *helo, const char *proto, const char *auth,
 	    struct qenv *e);
 void	qfile_size_field(char *dst, uint64_t size);
+void	qfile_retry_field(char *dst, unsigned attempts, time_t next);
+int	qenv_internal(const struct qenv *e);
 int	qfile_parse(const char *p, size_t n, struct qenv *e, char *err,
 	    size_t errsize);
 void	qenv_release(struct qenv *e);

@@ -31,9 +31,6 @@
 #include "util/str.h"
 #include "util/xalloc.h"
 
-/* The original headers quoted in a bounce are cut at this size. */
-#define BOUNCE_HEADERS_MAX	(32 * 1024)
-
 
 /* runner_qdir - the directory holding m's file */
 int
@@ -231,11 +228,11 @@ read_env(int dirfd, const char *qid, struct qenv *e, char *err,
 }
 
 /*
- * read_headers - the message's header block (up to max bytes), and the
- * number of Received: headers in it. The caller frees *hdr.
+ * runner_read_headers - the message's header block (up to max bytes),
+ * and the number of Received: headers in it. The caller frees *hdr.
  */
-static unsigned
-read_headers(struct qmsg *m, char **hdr, size_t *hlen, size_t max)
+unsigned
+runner_read_headers(struct qmsg *m, char **hdr, size_t *hlen, size_t max)
 {
 	int fd = openat(runner_qdir(m), m->qid, O_RDONLY | O_CLOEXEC);
 	size_t want = m->env.size < max ? (size_t)m->env.size : max, i;
@@ -289,6 +286,18 @@ pending(const struct qmsg *m, char cls)
 	return 0;
 }
 
+/* notifying - does a failed recipient still wait for its DSN? */
+static int
+notifying(const struct qmsg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->env.nrcpt; i++)
+		if (m->env.rcpts[i].status == QR_NOTIFY)
+			return 1;
+	return 0;
+}
+
 /* runner_forget - drop a message from memory (its file is already gone) */
 void
 runner_forget(struct qmsg *m)
@@ -302,7 +311,11 @@ runner_forget(struct qmsg *m)
 	qmsg_free(m);
 }
 
-/* finish - remove a message with nothing left to do */
+/*
+ * finish - remove a message with nothing left to do: no recipient
+ * pending, every failure's DSN committed (the original is the only
+ * record of a failure until then), no job or DSN commit under way.
+ */
 static void
 finish(struct qmsg *m)
 {
@@ -340,9 +353,9 @@ sync_done(void *arg)
 	free(arg);
 }
 
-/* mark - write recipient i's final status into the queue file */
-static void
-mark(struct qmsg *m, size_t i, char status, int durable)
+/* runner_mark - write recipient i's final status into the queue file */
+void
+runner_mark(struct qmsg *m, size_t i, char status, int durable)
 {
 	int fd = openat(runner_qdir(m), m->qid, O_WRONLY | O_CLOEXEC);
 
@@ -363,10 +376,32 @@ mark(struct qmsg *m, size_t i, char status, int durable)
 	}
 }
 
-/* mark_warned - record in the queue file that the delay warning went out
- * (so that a restart does not send another) */
+/*
+ * mark_retry - write recipient i's attempts and next attempt into the
+ * queue file, so a restart keeps the schedule. Not synced: a lost update
+ * only means an early retry after a crash.
+ */
 static void
-mark_warned(struct qmsg *m)
+mark_retry(struct qmsg *m, size_t i)
+{
+	char v[QFILE_RETRY_LEN];
+	int fd;
+
+	if (m->env.rcpts[i].retry_off == 0 ||
+	    (fd = openat(runner_qdir(m), m->qid, O_WRONLY | O_CLOEXEC)) == -1)
+		return;
+	qfile_retry_field(v, m->rs[i].attempts, m->rs[i].next);
+	if (pwrite(fd, v, sizeof(v), m->env.rcpts[i].retry_off) !=
+	    (ssize_t)sizeof(v))
+		log_warn("event=queue-error op=mark-retry qid=%s error=\"%s\"",
+		    m->qid, strerror(errno));
+	close(fd);
+}
+
+/* runner_mark_warned - record in the queue file that the delay warning
+ * went out (so that a restart does not send another) */
+void
+runner_mark_warned(struct qmsg *m)
 {
 	int fd;
 
@@ -390,8 +425,6 @@ backoff(const struct runner *r, unsigned attempts)
 		d *= 2;
 	return (time_t)(d > r->rc.retry_max ? r->rc.retry_max : d);
 }
-
-static void bounces(struct qmsg *m);
 
 /*
  * runner_result - record one recipient's delivery runner_result: done, failed, or
@@ -421,17 +454,21 @@ runner_result(struct qmsg *m, size_t i, int status, const char *why,
 		status = SMTP_PERM;
 	}
 	if (status == SMTP_OK) {
-		mark(m, i, QR_DONE, q->cls == 'R');
+		runner_mark(m, i, QR_DONE, q->cls == 'R');
 		r->st.delivered++;
 		word = "sent";
 	} else if (status == SMTP_PERM) {
-		mark(m, i, QR_FAILED, 1);
+		/* failed, the sender still to be told (bounces()) */
+		runner_mark(m, i, QR_NOTIFY, 1);
 		r->st.failed++;
 		word = "bounced";
 	} else {
 		s->next = now + backoff(r, s->attempts);
 		r->st.deferred++;
 		word = "deferred";
+		/* an attempt our own shutdown cut short does not count */
+		if (!r->stopping)
+			mark_retry(m, i);
 	}
 	log_info("event=delivery qid=%s to=%s relay=%s status=%s attempt=%u "
 	    "reason=%s", m->qid, q->addr, q->cls == 'L' ? "local" :
@@ -533,8 +570,8 @@ runner_schedule(struct qmsg *m)
 			runner_forget(m);
 		return;
 	}
-	bounces(m);
-	if (!pending(m, 0)) {
+	dsnq_bounces(m);
+	if (!pending(m, 0) && !notifying(m)) {
 		finish(m);
 		return;
 	}
@@ -562,6 +599,9 @@ runner_schedule(struct qmsg *m)
 		if (m->env.rcpts[i].status == QR_PENDING &&
 		    !m->rs[i].inflight && (first == 0 || m->rs[i].next < first))
 			first = m->rs[i].next;
+	/* a DSN that could not be queued is tried again then */
+	if (m->bounce_next > now && (first == 0 || m->bounce_next < first))
+		first = m->bounce_next;
 	if (first) {
 		struct timeval tv = { first > now ? first - now : 0, 0 };
 
@@ -571,135 +611,6 @@ runner_schedule(struct qmsg *m)
 	}
 }
 
-/* ---- bounces ---- */
-
-/*
- * inject - queue a DSN from <> to the failed message's sender. Where it
- * goes is decided by the same policy as mail from a trusted client.
- */
-static void
-inject(struct qmsg *m, enum dsn_kind kind, const struct dsn_rcpt *dr,
-    size_t n)
-{
-	struct runner *r = m->r;
-	struct policy_client pc;
-	struct mail_params mp;
-	struct cmd_err ce;
-	struct verdict v;
-	struct spool_meta meta = { "internal", "127.0.0.1", r->rc.hostname,
-	    "local", NULL };
-	struct addr null, to;
-	struct spool_msg *sm;
-	struct tx *tx;
-	struct buf b;
-	char line[SMTP_PATH_MAX + 8], boundary[64], qid[32], *hdr;
-	size_t hlen;
-
-	memset(&pc, 0, sizeof(pc));
-	pc.family = AF_INET;
-	pc.auth_user = "MAILER-DAEMON";	/* our own mail may relay */
-	str_copy(pc.ipstr, sizeof(pc.ipstr), "127.0.0.1");
-	snprintf(line, sizeof(line), "TO:%s", m->env.from);
-	if (cmd_parse_rcpt(line, strlen(line), &to, &ce) == -1) {
-		log_warn("event=bounce-dropped qid=%s to=%s reason=\"bad sender "
-		    "address\"", m->qid, m->env.from);
-		return;
-	}
-	memset(&null, 0, sizeof(null));
-	null.flags = ADDR_NULL;
-	policy_rcpt(r->rc.policy, &pc, &null, &to, &v);
-	if (v.kind != POLICY_ACCEPT) {
-		log_warn("event=bounce-dropped qid=%s to=%s reason=\"%d %s\"",
-		    m->qid, m->env.from, v.code, v.text);
-		return;
-	}
-	memset(&mp, 0, sizeof(mp));
-	tx = tx_new(&null, &mp, time(NULL));
-	tx_add_rcpt(tx, &v);
-	sm = spool_msg_new(r->sp, tx, &meta, time(NULL), qid, sizeof(qid));
-	if (sm == NULL) {
-		tx_free(tx);
-		log_warn("event=bounce-error qid=%s reason=spool", m->qid);
-		return;
-	}
-	read_headers(m, &hdr, &hlen, BOUNCE_HEADERS_MAX);
-	snprintf(boundary, sizeof(boundary), "%s/%s.%08x", m->qid,
-	    r->rc.hostname, arc4random());
-	buf_init(&b, BOUNCE_HEADERS_MAX + 64 * 1024);
-	if (dsn_compose(&b, kind, &m->env, dr, n, r->rc.hostname, hdr, hlen,
-	    time(NULL), boundary) == -1 ||
-	    spool_msg_write(sm, b.data, b.len) == -1) {
-		spool_msg_abort(sm);
-		log_warn("event=bounce-error qid=%s reason=compose", m->qid);
-	} else {
-		spool_msg_commit(sm, NULL, NULL);
-		r->st.bounces++;
-		log_info("event=bounce qid=%s dsn=%s kind=%s to=%s rcpts=%zu",
-		    m->qid, qid, kind == DSN_FAILED ? "failed" : "delayed",
-		    m->env.from, n);
-	}
-	buf_release(&b);
-	free(hdr);
-	tx_free(tx);
-}
-
-/*
- * bounces - one DSN for the recipients that failed since the last one,
- * and a delay warning once; none for a null sender (no bounce loops).
- */
-static void
-bounces(struct qmsg *m)
-{
-	struct runner *r = m->r;
-	struct dsn_rcpt *dr = xcalloc(m->env.nrcpt, sizeof(*dr));
-	char (*st)[16] = xcalloc(m->env.nrcpt, 16);
-	size_t i, n = 0;
-	int null = strcmp(m->env.from, "<>") == 0;
-	time_t now = time(NULL);
-
-	for (i = 0; i < m->env.nrcpt; i++) {
-		if (m->env.rcpts[i].status != QR_FAILED || m->rs[i].bounced)
-			continue;
-		m->rs[i].bounced = 1;
-		dsn_status_from_reply(m->rs[i].why, 1, st[n], sizeof(st[n]));
-		dr[n].addr = m->env.rcpts[i].addr;
-		dr[n].status = st[n];
-		dr[n].diag = m->rs[i].why[0] ? m->rs[i].why : "failed";
-		dr[n].remote_mta = m->rs[i].relay;
-		n++;
-	}
-	if (n > 0) {
-		if (null)
-			log_info("event=bounce-suppressed qid=%s reason=\"null "
-			    "sender\" rcpts=%zu", m->qid, n);
-		else
-			inject(m, DSN_FAILED, dr, n);
-	}
-	n = 0;
-	if (!m->warned && !null && r->rc.delay_warning &&
-	    now - m->env.time >= (time_t)r->rc.delay_warning) {
-		for (i = 0; i < m->env.nrcpt; i++) {
-			if (m->env.rcpts[i].status != QR_PENDING ||
-			    m->rs[i].attempts == 0)
-				continue;
-			dsn_status_from_reply(m->rs[i].why, 0, st[n],
-			    sizeof(st[n]));
-			dr[n].addr = m->env.rcpts[i].addr;
-			dr[n].status = st[n];
-			dr[n].diag = m->rs[i].why[0] ? m->rs[i].why :
-			    "delivery deferred";
-			dr[n].remote_mta = m->rs[i].relay;
-			n++;
-		}
-		if (n > 0) {
-			mark_warned(m);
-			inject(m, DSN_DELAYED, dr, n);
-		}
-	}
-	free(dr);
-	free(st);
-}
-
 /* ---- loading ---- */
 
 /* track - start tracking a loaded message */
@@ -707,26 +618,34 @@ static void
 track(struct runner *r, const char *qid, struct qenv *e, int held)
 {
 	struct qmsg *m = xcalloc(1, sizeof(*m));
+	time_t now = time(NULL);
 	size_t i;
 
 	m->r = r;
 	m->held = held;
 	m->warned = e->warned;
+	m->internal = qenv_internal(e);
 	str_copy(m->qid, sizeof(m->qid), qid);
 	m->env = *e;
 	m->rs = xcalloc(e->nrcpt, sizeof(*m->rs));
 	m->res = xcalloc(e->nrcpt, sizeof(*m->res));
 	m->why = xcalloc(e->nrcpt, sizeof(*m->why));
 	for (i = 0; i < e->nrcpt; i++) {
+		struct rstate *s = &m->rs[i];
+
 		m->res[i] = -1;
-		/* failures found at load were bounced before a restart */
-		m->rs[i].bounced = e->rcpts[i].status == QR_FAILED;
+		/* the schedule the last run left (a shorter retry_max now
+		 * applies at once) */
+		s->attempts = e->rcpts[i].attempts;
+		s->next = e->rcpts[i].next;
+		if (s->next > now + (time_t)r->rc.retry_max)
+			s->next = now + (time_t)r->rc.retry_max;
 	}
 	hmap_put(r->msgs, m->qid, m);
 	r->st.queued++;
 	if (held)
 		r->st.held++;
-	m->hops = read_headers(m, NULL, NULL, 256 * 1024);
+	m->hops = runner_read_headers(m, NULL, NULL, 256 * 1024);
 	if (r->rc.max_hops && m->hops > r->rc.max_hops) {
 		char why[128];
 
@@ -736,7 +655,7 @@ track(struct runner *r, const char *qid, struct qenv *e, int held)
 			if (m->env.rcpts[i].status == QR_PENDING) {
 				m->rs[i].attempts = 0;
 				str_copy(m->rs[i].why, sizeof(m->rs[i].why), why);
-				mark(m, i, QR_FAILED, 1);
+				runner_mark(m, i, QR_NOTIFY, 1);
 				r->st.failed++;
 				log_info("event=delivery qid=%s to=%s relay=none "
 				    "status=bounced reason=\"%s\"", m->qid,
@@ -763,7 +682,8 @@ add(struct runner *r, const char *qid, int held, int check_hold)
 		quarantine(r, dirfd, qid, err);
 		return;
 	}
-	if (check_hold && !held && r->rc.is_held &&
+	/* sluiced's own DSNs are not the client's: no client-IP hold */
+	if (check_hold && !held && r->rc.is_held && !qenv_internal(&e) &&
 	    r->rc.is_held(r->rc.held_arg, e.client, e.auth)) {
 		if (renameat(dirfd, qid, spool_dirfd(r->sp, "hold"), qid) == 0) {
 			held = 1;

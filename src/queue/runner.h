@@ -9,9 +9,10 @@
  * away). After a message is committed the spool hands it over at once.
  *
  * Each recipient's final result is written into the queue file (qfile.h);
- * a message leaves the queue when none is pending. Temporary failures are
- * retried with exponential backoff (retry_min doubling up to retry_max)
- * until the message is older than lifetime; permanent failures and
+ * a message leaves the queue when none is pending and every failure's DSN
+ * is committed. Temporary failures are retried with exponential backoff
+ * (retry_min doubling up to retry_max, the schedule kept in the queue
+ * file) until the message is older than lifetime; permanent failures and
  * expiries are bounced to the sender (never for a null sender), and a
  * delay warning goes out once after delay_warning.
  *
@@ -87,6 +88,7 @@ struct qsel {
 	int		 bits;
 	time_t		 older, newer;	/* age bounds in seconds, 0: none */
 	int		 held;		/* -1 any, 0 active only, 1 held only */
+	int		 internal;	/* 1: only sluiced's own mail (DSNs) */
 };
 
 struct runner *runner_new(struct event_base *base, struct spool *sp,

@@ -1,8 +1,8 @@
 /*
  * runner_int - the queue runner's insides, shared by runner.c (messages,
- * scheduling, local delivery, bounces, loading), outq.c (destination
- * queues and remote attempts) and qadmin.c (the admin's verbs). Nothing
- * else includes this.
+ * scheduling, local delivery, loading), dsnq.c (bounces and delay
+ * warnings), outq.c (destination queues and remote attempts) and qadmin.c
+ * (the admin's verbs). Nothing else includes this.
  */
 #ifndef SLUICE_RUNNER_INT_H
 #define SLUICE_RUNNER_INT_H
@@ -17,7 +17,7 @@ struct rstate {
 	time_t		 next;		/* when to try again */
 	unsigned	 attempts;
 	int		 inflight;	/* a delivery is under way */
-	int		 bounced;	/* a DSN for its failure was queued */
+	int		 bouncing;	/* a DSN for its failure is committing */
 	char		 why[REMOTE_WHY];	/* last runner_result */
 	char		 relay[160];
 };
@@ -28,7 +28,11 @@ struct qmsg {
 	struct qenv	 env;
 	struct rstate	*rs;		/* one per recipient */
 	int		 held, deleted, warned;
-	unsigned	 busy;		/* jobs under way */
+	int		 internal;	/* made by sluiced (a DSN) */
+	int		 warning;	/* the delay warning is committing */
+	int		 in_bounces;	/* bounces() is running */
+	time_t		 bounce_next;	/* a failed DSN is tried again then */
+	unsigned	 busy;		/* jobs (and DSN commits) under way */
 	unsigned	 hops;		/* Received: headers */
 	struct event	*timer;
 	/* local job results (SMTP_OK/TEMP/PERM, -1 = not tried) */
@@ -80,6 +84,13 @@ void	runner_schedule(struct qmsg *m);
 void	runner_result(struct qmsg *m, size_t i, int status, const char *why,
 	    const char *relay);
 void	runner_forget(struct qmsg *m);
+void	runner_mark(struct qmsg *m, size_t i, char status, int durable);
+void	runner_mark_warned(struct qmsg *m);
+unsigned runner_read_headers(struct qmsg *m, char **hdr, size_t *hlen,
+	    size_t max);
+
+/* dsnq.c */
+void	dsnq_bounces(struct qmsg *m);
 
 /* outq.c */
 void	outq_dispatch(struct qmsg *m, time_t now);

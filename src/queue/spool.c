@@ -333,7 +333,7 @@ commit_work(void *arg)
 
 static void start_group(struct spool *sp);
 
-/* commit_done - loop thread: tell sessions and the runner */
+/* commit_done - loop thread: tell sessions, then the runner */
 static void
 commit_done(void *arg)
 {
@@ -346,17 +346,19 @@ commit_done(void *arg)
 	for (m = g->msgs; m != NULL; m = next) {
 		next = m->next;
 		sp->committing--;
-		if (m->result == SMTP_OK) {
+		if (m->result == SMTP_OK)
 			sp->st.commits++;
-			if (sp->on_queued)
-				sp->on_queued(sp->on_queued_arg, m->qid);
-		} else {
+		else {
 			sp->st.failures++;
 			log_warn("event=spool-error op=commit qid=%s error=\"%s\"",
 			    m->qid, m->err);
 		}
+		/* the owner first (the session logs its message-accepted),
+		 * then the runner, whose first words on it come after */
 		if (m->cb)
 			m->cb(m->cb_arg, m->result, m->err);
+		if (m->result == SMTP_OK && sp->on_queued)
+			sp->on_queued(sp->on_queued_arg, m->qid);
 		msg_free(m, m->result != SMTP_OK);
 	}
 	free(g);

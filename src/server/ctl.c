@@ -62,6 +62,8 @@ selection(char **keys, char **vals, size_t n, struct qsel *s, int *any,
 			}
 		} else if (strcmp(k, "held") == 0)
 			s->held = strcmp(val, "1") == 0 ? 1 : 0;
+		else if (strcmp(k, "internal") == 0)
+			s->internal = 1;
 		else {
 			buf_printf(out, "unknown selector %s", k);
 			return -1;

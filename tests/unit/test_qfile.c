@@ -161,13 +161,33 @@ round_trip(void **state)
 				    w.rcpts[j].status_off);
 				CHECK_INT(t->name, b.data[r.rcpts[j].status_off],
 				    QR_PENDING);
+				/* never tried, due at once */
+				CHECK_UINT(t->name, r.rcpts[j].attempts, 0);
+				CHECK_INT(t->name, r.rcpts[j].next, 0);
+				CHECK_INT(t->name, r.rcpts[j].retry_off,
+				    w.rcpts[j].retry_off);
+				CHECK_TRUE(t->name, w.rcpts[j].retry_off >
+				    w.rcpts[j].status_off);
 			}
-		/* a status rewritten in place is read back */
+		/* a status and a schedule rewritten in place are read back */
 		b.data[w.rcpts[0].status_off] = QR_DONE;
+		qfile_retry_field(b.data + w.rcpts[w.nrcpt - 1].retry_off, 7,
+		    1732468525);
+		qenv_release(&r);
+		if (CHECK_INT(t->name, qfile_parse(b.data, b.len, &r, err,
+		    sizeof(err)), 0)) {
+			CHECK_INT(t->name, r.rcpts[0].status, QR_DONE);
+			CHECK_UINT(t->name, r.rcpts[r.nrcpt - 1].attempts, 7);
+			CHECK_INT(t->name, r.rcpts[r.nrcpt - 1].next,
+			    1732468525);
+			CHECK_INT(t->name, r.data_off, w.data_off);
+		}
+		/* failed, the DSN not yet committed */
+		b.data[w.rcpts[0].status_off] = QR_NOTIFY;
 		qenv_release(&r);
 		if (CHECK_INT(t->name, qfile_parse(b.data, b.len, &r, err,
 		    sizeof(err)), 0))
-			CHECK_INT(t->name, r.rcpts[0].status, QR_DONE);
+			CHECK_INT(t->name, r.rcpts[0].status, QR_NOTIFY);
 		qenv_release(&r);
 		qenv_release(&w);
 next:
@@ -222,6 +242,7 @@ many_rcpts(void **state)
 		"client 192.0.2.7\nhelo h\nproto ESMTP\nfrom <a@b.example>\n" \
 		"body -\nsize 00000000000000000010\n"
 #define RCPT	"rcpt P L alice <alice@localhost>\n"
+#define RETRY	"retry 0000000003 001732464925\n"
 
 /* truncations - every prefix of an envelope is refused */
 static void
@@ -268,6 +289,26 @@ malformed(void **state)
 		{ "valid", HDR RCPT "data\n", 0, NULL },
 		{ "unknown key kept for newer versions", HDR "future x\n" RCPT
 		    "data\n", 0, NULL },
+		{ "no retry line (an older file)", HDR RCPT "data\n", 0, NULL },
+		{ "retry line", HDR RCPT RETRY "data\n", 0, NULL },
+		{ "status N", HDR "rcpt N L alice <a@b>\n" RETRY "data\n", 0,
+		    NULL },
+		{ "retry before any rcpt", HDR RETRY RCPT "data\n", -1,
+		    "retry" },
+		{ "two retry lines for one rcpt", HDR RCPT RETRY RETRY "data\n",
+		    -1, "retry" },
+		{ "retry too short", HDR RCPT "retry 0000000003 00173246492\n"
+		    "data\n", -1, "retry" },
+		{ "retry too long", HDR RCPT "retry 0000000003 0017324649250\n"
+		    "data\n", -1, "retry" },
+		{ "retry without the space", HDR RCPT
+		    "retry 0000000003x001732464925\n" "data\n", -1, "retry" },
+		{ "retry not digits", HDR RCPT "retry 00000000-3 001732464925\n"
+		    "data\n", -1, "retry" },
+		{ "retry time not digits", HDR RCPT
+		    "retry 0000000003 0017324649 5\n" "data\n", -1, "retry" },
+		{ "attempts over 32 bits", HDR RCPT
+		    "retry 4294967296 001732464925\n" "data\n", -1, "retry" },
 		{ "empty", "", -1, "not a queue file" },
 		{ "other version", "sluice-queue 2\n" RCPT "data\n", -1,
 		    "not a queue file" },
@@ -367,6 +408,63 @@ size_field(void **state)
 	UNIT_DONE();
 }
 
+/* retry_field - fixed width, zero padded, clamped, no NUL written */
+static void
+retry_field(void **state)
+{
+	static const struct {
+		unsigned attempts;
+		long long next;
+		const char *want;
+	} cases[] = {
+		{ 0, 0, "0000000000 000000000000" },
+		{ 3, 1732464925, "0000000003 001732464925" },
+		{ UINT32_MAX, 999999999999LL, "4294967295 999999999999" },
+		{ 1, -5, "0000000001 000000000000" },
+		{ 1, 1000000000000LL, "0000000001 999999999999" },
+	};
+	char dst[QFILE_RETRY_LEN + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		memset(dst, 'X', sizeof(dst));
+		qfile_retry_field(dst, cases[i].attempts,
+		    (time_t)cases[i].next);
+		CHECK_MEM(cases[i].want, dst, QFILE_RETRY_LEN, cases[i].want,
+		    QFILE_RETRY_LEN);
+		CHECK_INT(cases[i].want, dst[QFILE_RETRY_LEN], 'X');
+	}
+	UNIT_DONE();
+}
+
+/* internal - sluiced's own mail is told from a client's */
+static void
+internal(void **state)
+{
+	static const struct {
+		const char *session, *client;
+		int want;
+	} cases[] = {
+		{ "7f3a2c01", "192.0.2.7", 0 },
+		{ "7f3a2c01", "127.0.0.1", 0 },
+		{ "internal", "internal", 1 },
+		{ "internal", "127.0.0.1", 1 },	/* DSNs of older versions */
+		{ "7f3a2c01", "internal", 1 },
+	};
+	struct qenv e;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		memset(&e, 0, sizeof(e));
+		snprintf(e.session, sizeof(e.session), "%s", cases[i].session);
+		snprintf(e.client, sizeof(e.client), "%s", cases[i].client);
+		CHECK_INT(cases[i].client, qenv_internal(&e), cases[i].want);
+	}
+	UNIT_DONE();
+}
+
 /* format_cap - a buffer cap too small is reported */
 static void
 format_cap(void **state)
@@ -399,6 +497,8 @@ main(void)
 		cmocka_unit_test(truncations),
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(size_field),
+		cmocka_unit_test(retry_field),
+		cmocka_unit_test(internal),
 		cmocka_unit_test(format_cap),
 	};
 

@@ -129,7 +129,8 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
 
 
 def _bindable(host, port, kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                      kind)
     try:
         s.bind((host, port))
         return True
@@ -316,6 +317,10 @@ class Sluiced:
         self.proc = None
         return rc
 
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc is not None else None
+
     def kill9(self):
         """Crash it on purpose (not a problem)."""
         self.proc.send_signal(signal.SIGKILL)
@@ -473,6 +478,112 @@ class ServerSet:
                         pytrace=False)
 
 
+# ---------------------------------------------------------------- spool
+
+
+def queue_file(qid, sender, rcpts, data, t=None, client="192.0.2.7",
+               session="0badcafe", warned=0):
+    """The bytes of a queue file as sluiced writes it (src/queue/qfile.h),
+    to place in spool/queue/ before a start. rcpts: (address, status,
+    attempts, next attempt) tuples or plain addresses (remote, pending,
+    never tried); a tuple whose attempts is None gets no retry line (a
+    file from before retry lines)."""
+    t = int(time.time()) if t is None else t
+    out = [f"sluice-queue 1\nqid {qid}\ntime {t}\nsession {session}\n"
+           f"client {client}\nhelo client.test\nproto ESMTP\n"
+           f"from <{sender}>\nbody -\nwarned {warned}\n"
+           f"size {len(data):020d}\n"]
+    for r in rcpts:
+        addr, status, attempts, nxt = (r, "P", 0, 0) if isinstance(r, str) \
+            else r
+        out.append(f"rcpt {status} R - <{addr}>\n")
+        if attempts is not None:
+            out.append(f"retry {attempts:010d} {nxt:012d}\n")
+    out.append("data\n")
+    return "".join(out).encode() + data
+
+
+def place_queue_file(srv, qid, *a, **kw):
+    """Write a queue file into srv's spool (queue/), as if a previous run
+    had left it there."""
+    d = srv.spool / "queue"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / qid).write_bytes(queue_file(qid, *a, **kw))
+    return d / qid
+
+
+def rcpt_statuses(path):
+    """{address: (status, attempts, next)} from a queue file's envelope
+    (attempts and next are None without a retry line)."""
+    head = path.read_bytes().split(b"\ndata\n", 1)[0].decode()
+    out, last = {}, None
+    for line in head.split("\n"):
+        if line.startswith("rcpt "):
+            _, st, _cls, _mb, addr = line.split(" ", 4)
+            last = addr.strip("<>")
+            out[last] = (st, None, None)
+        elif line.startswith("retry ") and last:
+            _, a, n = line.split(" ")
+            out[last] = (out[last][0], int(a), int(n))
+    return out
+
+
+# ---------------------------------------------------------------- strace
+
+
+STRACE = shutil.which("strace") or "/usr/bin/strace"
+
+
+class Strace:
+    """strace attached to every thread of a running process, to slow down
+    or fail system calls on purpose (-e inject=...). stop() detaches."""
+
+    def __init__(self, pid, inject, trace="fdatasync", workdir=None):
+        self.pid = pid
+        d = pathlib.Path(workdir or tempfile.mkdtemp(prefix="out-strace-"))
+        self.out = d / f"strace-{pid}.out"
+        self.err = d / f"strace-{pid}.err"
+        with open(self.err, "wb") as errf:
+            self.proc = subprocess.Popen(
+                [STRACE, "-f", "-qq", "-o", str(self.out), "-e",
+                 f"trace={trace}", "-e", f"inject={inject}", "-p", str(pid)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=errf)
+        # attached once every thread shows a tracer
+        want = {t for t in os.listdir(f"/proc/{pid}/task")}
+
+        def attached():
+            if self.proc.poll() is not None:
+                raise AssertionError("strace exited: " +
+                                     self.err.read_text())
+            n = 0
+            for t in want:
+                try:
+                    with open(f"/proc/{pid}/task/{t}/status") as f:
+                        if re.search(r"^TracerPid:\s*[1-9]", f.read(),
+                                     re.M):
+                            n += 1
+                except OSError:
+                    n += 1      # gone
+            return n == len(want)
+        wait_until(attached, 10, what=f"strace attached to {pid}")
+
+    def calls(self):
+        try:
+            return self.out.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)    # detaches
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 # ---------------------------------------------------------------- DNS
 
 # The zone dnsmasq serves to every test. Each test owns its names; MX
@@ -489,6 +600,7 @@ ZONE_MX = [
     ("bad.test", "mx.bad.test", 10),        # served by dnsmasq: sane
     ("backup.test", "mx1.backup.test", 10),  # primary (a receiver)
     ("backup.test", "mx2.backup.test", 20),  # the sluiced under test
+    ("v6.test", "mx.v6.test", 10),          # an MX with only an AAAA
 ]
 ZONE_A = [
     ("mx1.pref.test", "127.0.0.2"),
@@ -499,6 +611,7 @@ ZONE_A = [
     ("mx.bad.test", "127.0.0.7"),
     ("mx1.backup.test", "127.0.0.8"),
     ("mx2.backup.test", "127.0.0.9"),
+    ("mx.v6.test", "::1"),                  # AAAA only
 ]
 # nx.test and anything else under .test: NXDOMAIN (--local=/test/)
 

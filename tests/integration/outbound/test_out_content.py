@@ -151,3 +151,57 @@ def test_out_slow_receiver_large_message(sluiced, peers):
                     what="the first attempt")[0]
     assert ev["status"] == "sent", ev
     assert strip_trace(unstuff(raw.transactions[0]["data"])) == msg
+
+
+def wire_form(data):
+    """What must go out for message bytes data: every line end - CRLF, a
+    bare CR, a bare LF - as CRLF, a last line ended, lines that start with
+    "." doubled (RawPeer keeps the DATA bytes without the final ".")."""
+    text = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    if not text.endswith(b"\r\n"):
+        text += b"\r\n"
+    return b"".join(b"." + l if l.startswith(b".") else l
+                    for l in text.splitlines(keepends=True))
+
+
+def test_out_bare_cr_and_lf_in_queue_file_go_out_as_crlf(sluiced, peers):
+    """Queue files whose content has bare CRs and LFs (an older version or
+    a hand-placed file; sluiced's own intake never writes one): on the
+    wire every line end is CRLF, and a "." after a bare line end is
+    stuffed, so no "\\n.\\n" SMTP-smuggling end of data ever goes out.
+    Also across the 32 KB blocks the client reads the file in (a CR that
+    ends a block, its LF beginning the next; a bare CR ending one and a
+    "." beginning the next), and a file that ends in a bare CR or without
+    any line end."""
+    from out_harness import place_queue_file
+    raw = peers.raw()
+    srv = sluiced({"outbound.routes": [f"bare.test [127.0.0.1]:{raw.port}"]},
+                  start=False)
+    head = (b"From: alice@localhost\r\nSubject: bare line ends\r\n\r\n"
+            b"bare LF\nbare CR\rCR CR LF\r\r\nLF CR\n\r"
+            b"smuggle\n.\nMAIL FROM:<evil@x.test>\n"
+            b"x\r.\rdot after bare CR\r\n.\r\nend\n")
+    block = 32768
+    big = head + b"a" * (block - 1 - len(head)) + b"\r\n"   # CR|LF split
+    big += b"b" * (2 * block - 1 - len(big)) + b"\r"       # bare CR|
+    big += b".dot opens block three\r\nlast"
+    assert big[block - 1:block + 1] == b"\r\n"
+    assert big[2 * block - 1:2 * block + 1] == b"\r."
+    files = {"0000000000B00001": head + b"ends in a bare CR\r",
+             "0000000000B00002": head + b"no line end",
+             "0000000000B00003": big}
+    for qid, data in files.items():
+        place_queue_file(srv, qid, "alice@localhost", ["bob@bare.test"],
+                         data)
+    srv.start()
+    txs = raw.wait(3)
+    srv.wait_queue_empty()
+    got = sorted(t["data"] for t in txs)
+    want = sorted(wire_form(d) for d in files.values())
+    assert got == want
+    for t in txs:
+        wire = t["data"]
+        assert not re.search(rb"\r(?!\n)|(?<!\r)\n", wire), \
+            "a bare CR or LF went out"
+        assert b"\r\n.\r\n" not in wire, "an early end of data went out"
+        assert b"\r\n..\r\nMAIL FROM:<evil@x.test>\r\n" in wire

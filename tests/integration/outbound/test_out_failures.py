@@ -102,6 +102,10 @@ def test_out_received_count_loop_detected(sluiced):
                 for e in s.events("delivery", status="bounced")]
     (s, ev), = wait_until(bounced, 20, what="the loop to be detected")
     assert "5.4.6" in ev["reason"] and "loop" in ev["reason"], ev
+    # the copy was accepted (and logged so) before the runner looked at
+    # it: counting acceptances once the bounce is logged is exact
+    lines = s.log_lines(rf"qid={ev['qid']} ")
+    assert "event=message-accepted" in lines[0], lines
     hops = len(a.events("message-accepted")) + \
         len(b.events("message-accepted"))
     # the submission plus six relays: the copy with 7 Received: lines

@@ -158,3 +158,48 @@ def test_out_queue_hold_release_delete_effect(sluiced, peers):
     assert sorted(r for m in rcv.messages for r in m.rcpt_tos) == \
         ["held@h.test", "keep@h.test"]
     assert srv.queue_json() == []
+
+
+def test_out_dsns_are_internal_not_the_clients(sluiced, peers):
+    """An abuse hold on 127.0.0.1 (a local webmail tripping a rule) holds
+    that client's mail, not the DSNs sluiced makes itself: they are queued
+    with client "internal", no --client-ip selects them (so `delete
+    --client-ip 127.0.0.1` leaves them), and --internal does."""
+    rej = peers.aiosmtpd(rcpt=lambda a, n: "550 5.1.1 No such user")
+    home = peers.aiosmtpd(rcpt=lambda a, n: "451 4.3.0 Not now (test)")
+    srv = sluiced({"outbound.routes": [f"rej.test [127.0.0.1]:{rej.port}",
+                                       f"home.test [127.0.0.1]:{home.port}"],
+                   "abuse.rules": ["webmail: messages per ip >= 2 in 10m "
+                                   "-> hold 1h"],
+                   "queue.retry_min": "1h", "queue.retry_max": "1h"})
+    # 127.0.0.1 trips the rule: its mail is held, queued and new
+    h1 = srv.send("web@localhost", ["x@home.test"], MSG)
+    h = srv.send("web@localhost", ["y@home.test"], MSG)
+    srv.wait_event("abuse-hold")
+    srv.wait_event("held", qid=h)
+    # two failures from other clients: one DSN to a local sender, one to
+    # a remote sender whose server defers (so that DSN stays queued)
+    a = srv.send("alice@localhost", ["bob@rej.test"], MSG, source="127.0.0.2")
+    d = srv.send("dave@home.test", ["bob@rej.test"], MSG, source="127.0.0.3")
+    dsn_a = srv.wait_event("bounce", qid=a)[0]["dsn"]
+    dsn_d = srv.wait_event("bounce", qid=d)[0]["dsn"]
+    srv.wait_event("delivery", qid=dsn_d, status="deferred")
+    # the local DSN was delivered, not held
+    srv.wait_event("delivery", qid=dsn_a, status="sent")
+    assert srv.wait_maildir("alice")
+    assert not srv.events("held", qid=dsn_a)
+    assert not srv.events("held", qid=dsn_d)
+    (m,) = srv.queue_json("--id", dsn_d)
+    assert m["client"] == "internal" and m["from"] == "<>", m
+    assert m["state"] == "queued"
+    assert ids(srv.queue_json("--held")) == sorted([h1, h])
+    assert dsn_d not in ids(srv.queue_json("--client-ip", "127.0.0.1"))
+    assert dsn_d not in ids(srv.queue_json("--client-ip", "127.0.0.0/8"))
+    assert ids(srv.queue_json("--internal")) == [dsn_d]
+    # the clean-up of the client's mail leaves sluiced's own
+    srv.queue("delete", "--client-ip", "127.0.0.1", check=0)
+    left = ids(srv.queue_json())
+    assert dsn_d in left and h not in left and h1 not in left, left
+    srv.queue("delete", "--internal", check=0)
+    assert dsn_d not in ids(srv.queue_json())
+    srv.queue("delete", "--all", check=0)

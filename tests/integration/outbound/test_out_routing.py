@@ -80,6 +80,25 @@ def test_out_implicit_mx(sluiced, peers):
     assert r.wait(1)[0].rcpt_tos == ["carol@implicit.test"]
 
 
+def test_out_ipv6_only_mx(sluiced, peers, dns):
+    """An MX host with only an AAAA record (::1): sluiced connects over
+    IPv6 and delivers; no A record is not "no address"."""
+    from out_harness import dns_query
+    assert dns_query("mx.v6.test", 28, dns.port)[1] == 1     # AAAA
+    assert dns_query("mx.v6.test", 1, dns.port)[1] == 0      # no A
+    port = free_port(("::1",))
+    r = peers.aiosmtpd("::1", port, name="mx.v6.test")
+    srv = sluiced({"outbound.routes": [f"v6.test v6.test:{port}"]})
+    q = srv.send("alice@localhost", ["dan@v6.test"], msg("v6"))
+    ev = srv.wait_event("delivery", qid=q, status="sent")[0]
+    assert ev["relay"] == f"mx.v6.test[::1]:{port}", ev
+    m = r.wait(1)[0]
+    assert m.rcpt_tos == ["dan@v6.test"]
+    assert m.peer[0] == "::1", m.peer
+    assert b"Body v6." in m.content
+    assert not srv.deliveries(qid=q, status="deferred")
+
+
 def test_out_null_mx_bounces_to_local_sender(sluiced):
     """RFC 7505: a null MX means the domain takes no mail: bounced at
     once, without connecting anywhere, with a DSN in the sender's
