@@ -234,8 +234,8 @@ evict(struct conns *g, struct conn *except)
 }
 
 /*
- * setup_cb - the turn after the connection was accepted: evhttp has set
- * it up. Learn it, count it, and apply the limits.
+ * setup_cb - right after the connection was accepted and evhttp set it
+ * up: learn it, count it, and apply the limits.
  */
 static void
 setup_cb(evutil_socket_t fd, short what, void *arg)
@@ -292,7 +292,6 @@ make_bev(struct event_base *base, void *arg)
 {
 	struct conns *g = arg;
 	struct conn *c = xcalloc(1, sizeof(*c));
-	struct timeval zero = { 0, 0 };
 
 	c->g = g;
 	if ((c->bev = bufferevent_socket_new(base, -1,
@@ -305,12 +304,17 @@ make_bev(struct event_base *base, void *arg)
 	c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), in_cb, c);
 	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), out_cb,
 	    c);
-	c->setup = evtimer_new(base, setup_cb, c);
+	c->setup = event_new(base, -1, 0, setup_cb, c);
 	c->deadline = evtimer_new(base, deadline_cb, c);
 	c->state = C_IDLE;
 	c->since = now_ms();
 	TAILQ_INSERT_TAIL(&g->all, c, entry);
-	evtimer_add(c->setup, &zero);
+	/*
+	 * Active now, so it runs once evhttp has set the connection up,
+	 * before the loop polls again (no byte is read before it), and in
+	 * the order the connections were accepted.
+	 */
+	event_active(c->setup, EV_TIMEOUT, 0);
 	return c->bev;
 }
 

@@ -8,7 +8,7 @@
  * it has. It makes each connection's bufferevent (evhttp_set_bevcb), so it
  * can watch the bytes coming in and going out (evbuffer callbacks); it
  * learns the evhttp connection from that bufferevent's callback argument
- * (evhttp sets it to the connection) on the next turn of the loop, and
+ * (evhttp sets it to the connection) right after the accept, and
  * evhttp's close callback tells it of the end. Its own replies (408, 429,
  * 503) are written straight to the socket, then the connection is freed:
  * only from conn's own timers and events, never inside evhttp's callbacks.
