@@ -151,9 +151,10 @@ def ptr_name(ip):
 class FakeDNS:
     """A UDP DNS responder on 127.0.0.1 answering from tables: A records
     (a: {name: address}), MX records (mx: {domain: [(preference, host),
-    ...]}) and PTR records (ptr: {address: name}); NODATA for other types
-    of those names, NXDOMAIN for everything else. The tables may be
-    changed while it runs. Names in .drop are never answered. Every query
+    ...]}) and PTR records (ptr: {address: name}, kept as .ptr
+    {ptr_name(address): name}); NODATA for other types of those names,
+    NXDOMAIN for everything else. The tables may be changed while it
+    runs. Names in .drop are never answered. Every query
     is recorded in .queries as (name, qtype)."""
 
     def __init__(self, a=None, host="127.0.0.1", mx=None, ptr=None):
