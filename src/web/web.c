@@ -1595,13 +1595,16 @@ api_help(struct req *q)
 	buf_init(&b, 8192);
 	(void)buf_puts(&b, "<h1>API</h1><p><code>POST /api/tests</code> with "
 	    "a JSON object <code>{\"target\": \"mx.example.com\", \"port\": 25, "
-	    "\"mode\": \"anonymous\"}</code> (or the same as form fields) "
-	    "answers <code>202</code> and <code>{\"id\", \"url\", \"json\"}"
-	    "</code>. <code>GET /api/tests/ID</code> is the report as JSON; "
-	    "its <code>status</code> is queued, running, done or error. "
-	    "Delivery mode needs a signed-in session and its "
-	    "<code>X-CSRF-Token</code> header. The limits of the form apply "
-	    "(429 when exceeded). See sluice-web(1).</p>");
+	    "\"mode\": \"anonymous\"}</code> sent as <code>Content-Type: "
+	    "application/json</code> (or the same as form fields, with the "
+	    "CSRF token in the field <code>csrf</code> or the header "
+	    "<code>X-CSRF-Token</code>) answers <code>202</code> and "
+	    "<code>{\"id\", \"url\", \"json\"}</code>. <code>GET "
+	    "/api/tests/ID</code> is the report as JSON; its <code>status"
+	    "</code> is queued, running, done or error. Delivery mode needs a "
+	    "signed-in session and its <code>X-CSRF-Token</code> header. The "
+	    "limits of the form apply (429 when exceeded). See sluice-web(1)."
+	    "</p>");
 	html_page(q, 200, "OK", "API", &b, 0);
 	buf_release(&b);
 }
