@@ -182,6 +182,30 @@ in_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 }
 
 /*
+ * peek - the first bytes of b as a string (evbuffer_copyout refuses a
+ * bufferevent's output, whose start is frozen); their count
+ */
+static size_t
+peek(struct evbuffer *b, char *dst, size_t dstsize)
+{
+	struct evbuffer_iovec v[4];
+	size_t n = 0;
+	int i, nv;
+
+	nv = evbuffer_peek(b, (ev_ssize_t)dstsize - 1, NULL, v, 4);
+	for (i = 0; i < nv && i < 4 && n < dstsize - 1; i++) {
+		size_t k = v[i].iov_len;
+
+		if (k > dstsize - 1 - n)
+			k = dstsize - 1 - n;
+		memcpy(dst + n, v[i].iov_base, k);
+		n += k;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+/*
  * out_cb - bytes go out. A reply starts in an empty buffer; one we did
  * not write is evhttp's own error page, which gets the security headers
  * right after its status line (evhttp writes that line in one piece,
@@ -197,8 +221,7 @@ out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 
 	if (info->n_added > 0 && info->orig_size == 0) {
 		set_state(c, C_WRITING);
-		n = evbuffer_copyout(b, line, sizeof(line) - 1);
-		line[n] = '\0';
+		n = peek(b, line, sizeof(line));
 		if (!c->g->replying && n >= 12 && strncmp(line, "HTTP/1.",
 		    7) == 0 && strncmp(line + 9, "100", 3) != 0)
 			evbuffer_add(b, c->g->headers, strlen(c->g->headers));

@@ -301,6 +301,14 @@ def test_huge_body_refused(lab):
                                    b"Content-Length: 100000000\r\n\r\n"))
     assert status.startswith("HTTP/1.1 413"), status
     check_security_headers(type("R", (), {"headers": h}))
+    # the same on a connection that served a page before (keep-alive)
+    both = raw(w, b"GET /static/style.css HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"POST /api/tests HTTP/1.1\r\nHost: x\r\n"
+               b"Content-Length: 100000000\r\n\r\n")
+    first, rest = both.split(b"HTTP/1.1 413", 1)
+    assert first.startswith(b"HTTP/1.1 200 OK"), both[:300]
+    status, h = raw_headers(b"HTTP/1.1 413" + rest)
+    check_security_headers(type("R", (), {"headers": h}))
     # a malformed request line: evhttp's 400, with our headers
     status, h = raw_headers(raw(w, b"GET\r\n\r\n"))
     assert status.startswith("HTTP/1.") and " 400 " in status, status

@@ -123,7 +123,7 @@ def test_hundreds_of_slow_clients_get_408_and_a_visitor_is_served(servers):
     finally:
         for s in slow + idle:
             s.close()
-    assert "event=web-request-timeout visitor=127.0.3." in w.output()
+    assert "event=web-request-timeout visitor=127.0.3." in w.log.read_text()
 
 
 def test_a_request_completed_in_time_is_answered(servers):
@@ -175,7 +175,7 @@ def test_connections_per_client_address(servers):
         for s in many + proxy:
             s.close()
     assert "event=web-connection-refused visitor=127.0.6.1 " \
-        "reason=per-client" in w.output()
+        "reason=per-client" in w.log.read_text()
 
 
 def test_at_the_total_the_longest_waiting_makes_room(servers):
@@ -185,7 +185,6 @@ def test_at_the_total_the_longest_waiting_makes_room(servers):
     w = servers.web()
     slow, idle = [], []
     try:
-        t0 = time.monotonic()
         for i in range(10):
             slow.append(connect(w, "127.0.7.1", HALF))
         time.sleep(0.3)
@@ -197,7 +196,6 @@ def test_at_the_total_the_longest_waiting_makes_room(servers):
             idle.append(connect(w, f"127.0.9.{1 + i}"))
         assert quick_get(w) < 1.0 * SLOW
         got = answered(slow, 3 * SLOW)
-        assert time.monotonic() - t0 < REQUEST_SECS - 1
         assert len(got) >= 5, got          # 4 new + the visitor's
         for data, eof in got.values():
             assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), \
@@ -207,5 +205,6 @@ def test_at_the_total_the_longest_waiting_makes_room(servers):
     finally:
         for s in slow + idle:
             s.close()
-    assert "event=web-connection-evicted visitor=127.0.7.1 state=reading" \
-        in w.output()
+    # made room for (not timed out at their own deadline)
+    assert w.log.read_text().count("event=web-connection-evicted "
+                            "visitor=127.0.7.1 state=reading") >= 5
