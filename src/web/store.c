@@ -216,7 +216,8 @@ store_recent(struct store *s, size_t limit,
 
 /*
  * store_tested_put - one address's result (the probe's JSON object for
- * it), for web.target_cache; rows older than expire go at the same time.
+ * it) from report, which started at created, for web.target_cache; rows
+ * older than expire go at the same time.
  */
 int
 store_tested_put(struct store *s, const char *addr, int port,

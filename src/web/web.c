@@ -518,7 +518,7 @@ snapshot(struct job *j, const struct ptarget *t, int final)
 		    strcmp(h->verdict, "error") != 0)
 			store_tested_put(j->w->st, h->canon, (int)j->port,
 			    j->delivery ? "delivery" : "anonymous", j->id,
-			    time(NULL), buf_cstr(&h->json), time(NULL) -
+			    j->created, buf_cstr(&h->json), time(NULL) -
 			    (time_t)j->w->cf->web_target_cache);
 	}
 	propagate(j, (size_t)(h - j->hosts), final);
@@ -932,7 +932,6 @@ headers(struct req *q, const char *type)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(q->r);
 	char ck[160];
-
 	size_t i;
 
 	evhttp_add_header(h, "Content-Type", type);
