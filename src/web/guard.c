@@ -21,14 +21,17 @@ static const struct {
 	{ "198.51.100.0/24", "documentation" },
 	{ "203.0.113.0/24", "documentation" }, { "224.0.0.0/4", "multicast" },
 	{ "240.0.0.0/4", "reserved" }, { "::/128", "unspecified" },
-	{ "::1/128", "loopback" }, { "64:ff9b:1::/48", "local NAT64" },
+	{ "::1/128", "loopback" },
+	{ "::/96", "IPv4-compatible (deprecated)" },
+	{ "64:ff9b:1::/48", "local NAT64" },
 	{ "100::/64", "discard" }, { "2001:db8::/32", "documentation" },
+	{ "3fff::/20", "documentation" },
 	{ "2001::/23", "IETF protocol assignments" },
 	{ "fc00::/7", "unique local" }, { "fe80::/10", "link-local" },
 	{ "fec0::/10", "site-local" }, { "ff00::/8", "multicast" },
 };
 
-/* check4 - the reason a v4 address is off limits, or NULL */
+/* check - the reason an address of family is off limits, or NULL */
 static const char *
 check(int family, const unsigned char *ip)
 {
@@ -47,13 +50,17 @@ check(int family, const unsigned char *ip)
 
 /*
  * guard_forbidden - NULL if the address may be tested, else why not.
- * IPv4 embedded in IPv6 (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96,
- * 6to4 2002::/16) is checked as the IPv4 address it carries.
+ * IPv4 embedded in IPv6 (mapped ::ffff:a.b.c.d, translated
+ * ::ffff:0:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16) is checked as the
+ * IPv4 address it carries; IPv4-compatible ::a.b.c.d (deprecated, RFC
+ * 4291 2.5.5.1) is refused whatever it carries.
  */
 const char *
 guard_forbidden(const struct sockaddr_storage *ss)
 {
 	static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	static const unsigned char siit[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+	    0xff, 0, 0 };
 	const unsigned char *ip;
 
 	if (ss->ss_family == AF_INET)
@@ -64,12 +71,37 @@ guard_forbidden(const struct sockaddr_storage *ss)
 		return "not an internet address";
 	ip = (const unsigned char *)&((const struct sockaddr_in6 *)
 	    (const void *)ss)->sin6_addr;
-	if (memcmp(ip, nat64, 12) == 0)
+	if (memcmp(ip, nat64, 12) == 0 || memcmp(ip, siit, 12) == 0)
 		return check(AF_INET, ip + 12);
 	if (ip[0] == 0x20 && ip[1] == 0x02)
 		return check(AF_INET, ip + 2);
 	/* cidr_set_match sees ::ffff:a.b.c.d as IPv4 itself */
 	return check(AF_INET6, ip);
+}
+
+/*
+ * guard_canon_ip - the one text form of an address: IPv4 dotted quad for
+ * IPv4 and IPv4-mapped IPv6 (::ffff:a.b.c.d, however written), RFC 5952
+ * text for other IPv6. 0, or -1 if s is not an address (or dst too small).
+ */
+int
+guard_canon_ip(const char *s, char *dst, size_t dstsize)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+	unsigned char ip[16];
+	char out[INET6_ADDRSTRLEN];
+	int fam;
+
+	if (cidr_parse_ip(s, &fam, ip) == -1)
+		return -1;
+	if (fam == AF_INET6 && memcmp(ip, mapped, 12) == 0) {
+		memmove(ip, ip + 12, 4);
+		fam = AF_INET;
+	}
+	if (inet_ntop(fam, ip, out, sizeof(out)) == NULL)
+		return -1;
+	return str_copy(dst, dstsize, out);
 }
 
 /* ---- rate limits ---- */

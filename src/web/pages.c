@@ -152,11 +152,157 @@ page_row(struct buf *b, const char *id, const char *target, const char *mode,
 	buf_release(&href);
 }
 
-/* advice - what to do about an open relay */
-static void
-advice(struct buf *b)
+/*
+ * What to change, per trick that worked (the battery's trick names), for
+ * the common servers. Static HTML: no byte of a report goes in here.
+ */
+static const struct {
+	const char *tricks;	/* space-separated trick names */
+	const char *title, *text;
+} tips[] = {
+	{ "third-party", "It relays for anyone",
+	  "Postfix: <code>smtpd_relay_restrictions = permit_mynetworks, "
+	  "permit_sasl_authenticated, reject_unauth_destination</code> with a "
+	  "narrow <code>mynetworks</code>. sendmail: remove "
+	  "<code>FEATURE(`promiscuous_relay')</code> and broad "
+	  "<code>RELAY</code> entries from the access map. Exim: relay only "
+	  "for <code>hosts = +relay_from_hosts</code> (a narrow list) and "
+	  "authenticated clients. Exchange: remove anonymous relay from the "
+	  "receive connectors. sluiced: a narrow "
+	  "<code>authorized_networks</code>." },
+	{ "case syntax", "Upper-case or trailing-dot domains",
+	  "It relayed to <code>ELSEWHERE.EXAMPLE</code> or "
+	  "<code>elsewhere.example.</code> while it refuses the plain form: "
+	  "its domain comparison is broken. Compare domains "
+	  "case-insensitively and without the trailing dot before deciding "
+	  "(or upgrade the filter that does it)." },
+	{ "percent-hack", "The percent hack (user%elsewhere@your.domain)",
+	  "It took <code>user%elsewhere@your.domain</code> as mail for "
+	  "<code>user@elsewhere</code>. Postfix: <code>allow_percent_hack = "
+	  "no</code>, and keep <code>allow_untrusted_routing = no</code> (the "
+	  "default). sendmail: remove <code>FEATURE(`loose_relay_check')"
+	  "</code>. Exim: leave <code>percent_hack_domains</code> empty. "
+	  "sluiced: <code>allow_percent_hack = false</code> (the default)." },
+	{ "bang-path", "UUCP bang paths (elsewhere!user@your.domain)",
+	  "Postfix: <code>swap_bangpath = no</code>, and keep "
+	  "<code>allow_untrusted_routing = no</code>. sendmail: "
+	  "<code>FEATURE(`nouucp', `reject')</code>. Exim: keep the default "
+	  "ACL's <code>deny local_parts = ^.*[@%!/|]</code>. sluiced: "
+	  "<code>allow_bang_path = false</code> (the default)." },
+	{ "source-route", "Source routes (@your.host:user@elsewhere)",
+	  "A source route is to be ignored and the final address checked "
+	  "(RFC 5321 4.1.1.3, appendix C): here that is "
+	  "<code>user@elsewhere</code>, to be refused. Postfix, Exim and "
+	  "sluiced ignore routes; sendmail: leave <code>DontPruneRoutes</code> "
+	  "off." },
+	{ "quoted-local", "Quoted local parts (\"user@elsewhere\"@your.domain)",
+	  "Postfix: keep <code>resolve_dequoted_address = yes</code> (the "
+	  "default). sendmail: remove <code>FEATURE(`loose_relay_check')"
+	  "</code>. Exim: keep the default ACL's <code>deny local_parts = "
+	  "^.*[@%!/|]</code>. sluiced: <code>allow_quoted_at = false</code> "
+	  "(the default)." },
+	{ "double-at", "Two @ signs (user@elsewhere@your.domain)",
+	  "Such an address is not valid (RFC 5321 4.1.2): refuse it rather "
+	  "than rewrite it. Postfix: <code>strict_rfc821_envelopes = yes"
+	  "</code>. Exim: the default ACL's local part checks. sluiced "
+	  "refuses it." },
+	{ "ip-literal", "Address literals (user@[192.0.2.1])",
+	  "Take <code>user@[address]</code> as local only for the server's "
+	  "own addresses, and relay to none. Exim: <code>"
+	  "allow_domain_literals = false</code> (the default). Postfix: a "
+	  "literal is local only for <code>inet_interfaces</code> and "
+	  "<code>proxy_interfaces</code>: check <code>relay_domains</code> "
+	  "and <code>mynetworks</code>. sluiced: <code>accept_literals</code> "
+	  "only with <code>local_addresses</code> listing your own." },
+	{ "forged-sender null-sender", "A forged or empty sender",
+	  "It relayed because of the envelope sender (your own domain, "
+	  "postmaster, localhost, or the null sender &lt;&gt;), which anyone "
+	  "can write. Postfix: remove <code>check_sender_access</code> maps "
+	  "that answer OK, and every permit on the sender, from <code>"
+	  "smtpd_relay_restrictions</code>. sendmail: remove <code>"
+	  "FEATURE(`relay_local_from')</code> and <code>"
+	  "FEATURE(`relay_mail_from')</code>. Exim: never relay on <code>"
+	  "senders =</code>. sluiced never relays on the sender." },
+	{ "helo-spoof", "A spoofed HELO name",
+	  "It trusted the name given in HELO/EHLO (its own, localhost, its "
+	  "address). Postfix: remove <code>check_helo_access</code> maps "
+	  "that answer OK, and every permit on the HELO name, from <code>"
+	  "smtpd_relay_restrictions</code>. Exim: never relay on <code>"
+	  "$sender_helo_name</code>. sluiced never relays on HELO." },
+	{ "unqualified", "Addresses with no domain (partly open)",
+	  "It accepted recipients with no domain that name another "
+	  "destination (<code>elsewhere!user</code>, <code>"
+	  "\"user%elsewhere\"</code>, <code>\"user@elsewhere\"</code>): "
+	  "whether they are relayed is up to its local delivery, so refuse "
+	  "them at RCPT. Postfix: <code>reject_non_fqdn_recipient</code> in "
+	  "<code>smtpd_recipient_restrictions</code>. Exim: leave <code>"
+	  "recipient_unqualified_hosts</code> unset. sluiced refuses them." },
+};
+
+/* has_word - is w one of the space-separated words of list? */
+static int
+has_word(const char *list, const char *w)
 {
-	buf_puts(b, "<section class=\"advice\"><h2>How to close it</h2><ul>"
+	size_t n = strlen(w);
+	const char *p;
+
+	for (p = list; (p = strstr(p, w)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' ||
+		    p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/*
+ * advice - what to do about a server that relays or may: first for each
+ * trick that worked on some host, then in general. Nothing if no relay
+ * attempt was accepted.
+ */
+static void
+advice(struct buf *b, const struct jval *hosts)
+{
+	const struct jval *h, *t;
+	char worked[512] = "";
+	size_t i;
+
+	for (h = hosts ? hosts->kids : NULL; h; h = h->next)
+		for (t = jsonp_get(h, "tests") ? jsonp_get(h,
+		    "tests")->kids : NULL; t; t = t->next) {
+			const char *v = jsonp_str(t, "verdict"),
+			    *trick = jsonp_str(t, "trick");
+
+			if (strcmp(jsonp_str(t, "kind"), "relay") != 0 ||
+			    (strcmp(v, "open") != 0 &&
+			    strcmp(v, "accepted") != 0 &&
+			    strcmp(v, "ambiguous-local") != 0))
+				continue;
+			if (strcmp(v, "ambiguous-local") == 0)
+				trick = "unqualified";
+			if (*trick && !has_word(worked, trick)) {
+				size_t n = strlen(worked);
+
+				snprintf(worked + n, sizeof(worked) - n, " %s",
+				    trick);
+			}
+		}
+	if (worked[0] == '\0')
+		return;
+	buf_puts(b, "<section class=\"advice\"><h2>How to close it</h2>"
+	    "<p>These tricks worked here; what to change for each:</p><dl>");
+	for (i = 0; i < NV(tips); i++) {
+		char list[128];
+		const char *w;
+		int hit = 0;
+
+		str_copy(list, sizeof(list), tips[i].tricks);
+		for (w = strtok(list, " "); w; w = strtok(NULL, " "))
+			if (has_word(worked, w))
+				hit = 1;
+		if (hit)
+			buf_printf(b, "<dt>%s</dt><dd>%s</dd>", tips[i].title,
+			    tips[i].text);
+	}
+	buf_puts(b, "</dl><h3>In any case</h3><ul>"
 	    "<li>Relay only for clients that authenticate (SMTP AUTH over "
 	    "TLS) and for your own networks, listed as narrowly as possible: "
 	    "never 0.0.0.0/0 or a whole private block.</li>"
@@ -172,6 +318,30 @@ advice(struct buf *b)
 	    "receive connectors. sluiced: the defaults are closed.</li>"
 	    "<li>Then check what was already queued and purge it, and test "
 	    "again.</li></ul></section>");
+}
+
+/* reused - the note on a host whose result is another report's */
+static void
+reused(struct buf *b, const struct jval *h)
+{
+	time_t t = (time_t)jsonp_num(h, "reused_time");
+	char when[64];
+	struct buf href;
+	struct tm tm;
+	struct tvar v[] = { { "id", jsonp_str(h, "reused_from"), 32 },
+	    { "href", NULL, 0 }, { "when", when, 0 } };
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	buf_init(&href, 256);
+	buf_puts(&href, "/r/");
+	html_attr_url(&href, jsonp_str(h, "reused_from"));
+	v[1].value = buf_cstr(&href);
+	html_render(b, "<p class=\"reused\">This address was not tested again: "
+	    "report <a href=\"{{{href}}}\">{{id}}</a> tested it (same port "
+	    "and mode) at {{when}}, within this service's cache period, and "
+	    "its result is shown.</p>", v, NV(v));
+	buf_release(&href);
 }
 
 /* host_section - one tested host: facts, tests, transcript */
@@ -217,6 +387,8 @@ host_section(struct buf *b, const struct jval *h)
 	    "<tr><th>TLS</th><td>{{tls}}</td></tr>"
 	    "<tr><th>Progress</th><td>{{count}}, {{seconds}}</td></tr>"
 	    "</table>", v, NV(v));
+	if (*jsonp_str(h, "reused_from"))
+		reused(b, h);
 	buf_puts(b, "<table class=\"tests\"><thead><tr><th>Test</th><th>Trick"
 	    "</th><th>MAIL FROM / RCPT TO</th><th>Replies</th><th>Time</th>"
 	    "<th>Verdict</th></tr></thead><tbody>");
@@ -308,8 +480,7 @@ page_report(struct buf *b, const struct jval *job)
 	    "<div class=\"verdict v-{{verdict}}\"><span class=\"v "
 	    "v-{{verdict}}\">{{verdict}}</span> {{summary}}</div>", v, NV(v));
 	buf_release(&href);
-	if (strcmp(verdict, "open") == 0 || strcmp(verdict, "accepted") == 0)
-		advice(b);
+	advice(b, hosts);
 	for (h = hosts ? hosts->kids : NULL; h; h = h->next)
 		host_section(b, h);
 	buf_puts(b, "</div>");
@@ -355,6 +526,7 @@ const char style_css[] =
 "40em;overflow:auto}\n"
 ".advice{background:#fff3e0;padding:.5em 1em;border-left:6px solid "
 "#ef6c00}\n"
+".advice dt{font-weight:600;margin-top:.6em}.advice dd{margin-left:1.2em}\n"
 "small{color:#666}.meta{color:#555}\n";
 
 /*

@@ -19,6 +19,10 @@ static const char schema[] =
     "  mode TEXT, owner TEXT, status TEXT, verdict TEXT, summary TEXT, "
     "  json TEXT);"
     "CREATE INDEX IF NOT EXISTS reports_target ON reports(target, created);"
+    "CREATE TABLE IF NOT EXISTS tested (addr TEXT, port INTEGER, "
+    "  mode TEXT, report TEXT, created INTEGER, json TEXT);"
+    "CREATE INDEX IF NOT EXISTS tested_addr ON tested(addr, port, mode, "
+    "  created);"
     "CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, hash TEXT, "
     "  created INTEGER);"
     "CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, "
@@ -208,6 +212,69 @@ store_recent(struct store *s, size_t limit,
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
 	return each(st, fn, arg);
+}
+
+/*
+ * store_tested_put - one address's result (the probe's JSON object for
+ * it) from report, which started at created, for web.target_cache; rows
+ * older than expire go at the same time.
+ */
+int
+store_tested_put(struct store *s, const char *addr, int port,
+    const char *mode, const char *report, time_t created, const char *json,
+    time_t expire)
+{
+	sqlite3_stmt *st = prep(s, "DELETE FROM tested WHERE created < ?");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)expire);
+	(void)sqlite3_step(st);
+	sqlite3_finalize(st);
+	if ((st = prep(s, "INSERT INTO tested (addr, port, mode, report, "
+	    "created, json) VALUES (?,?,?,?,?,?)")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, port);
+	sqlite3_bind_text(st, 3, mode, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, report, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)created);
+	sqlite3_bind_text(st, 6, json, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * store_tested_get - the newest result for addr, port and mode made at
+ * or after since: 0 with *report and *json (the caller frees both) and
+ * *created; -1 if none.
+ */
+int
+store_tested_get(struct store *s, const char *addr, int port,
+    const char *mode, time_t since, char **report, char **json,
+    time_t *created)
+{
+	sqlite3_stmt *st = prep(s, "SELECT report, json, created FROM tested "
+	    "WHERE addr=? AND port=? AND mode=? AND created >= ? ORDER BY "
+	    "created DESC LIMIT 1");
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, addr, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, port);
+	sqlite3_bind_text(st, 3, mode, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)since);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*report = text(st, 0);
+		*json = text(st, 1);
+		*created = (time_t)sqlite3_column_int64(st, 2);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* simple - run a statement binding text values; 0 or -1 */

@@ -1,6 +1,7 @@
 /*
  * store - the web tester's data in SQLite: reports (kept across restarts,
- * one permalink each), accounts and login sessions.
+ * one permalink each), the result per tested address (for
+ * web.target_cache), accounts and login sessions.
  *
  * Calls block briefly (a local database file, WAL mode); the web server
  * makes few. Strings returned in rows are owned by the row (store_row_free).
@@ -29,6 +30,12 @@ int	store_history(struct store *s, const char *target, size_t limit,
 	    void (*fn)(void *, const struct store_row *), void *arg);
 int	store_recent(struct store *s, size_t limit,
 	    void (*fn)(void *, const struct store_row *), void *arg);
+int	store_tested_put(struct store *s, const char *addr, int port,
+	    const char *mode, const char *report, time_t created,
+	    const char *json, time_t expire);
+int	store_tested_get(struct store *s, const char *addr, int port,
+	    const char *mode, time_t since, char **report, char **json,
+	    time_t *created);
 int	store_user_put(struct store *s, const char *name, const char *hash);
 int	store_user_del(struct store *s, const char *name);
 char	*store_user_hash(struct store *s, const char *name);

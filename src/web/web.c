@@ -2,9 +2,11 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@
 #include "util/log.h"
 #include "util/str.h"
 #include "util/xalloc.h"
+#include "web/conn.h"
 #include "web/guard.h"
 #include "web/html.h"
 #include "web/pages.h"
@@ -36,11 +39,23 @@
 
 #define MAX_HOSTS	5		/* MX hosts tested per domain */
 #define BODY_MAX	8192		/* form or API body */
+#define TARGET_SIZE	256		/* a target's buffer, NUL included */
 #define SESSION_TTL	(12 * 3600)
 #define CSP		"default-src 'none'; script-src 'self'; " \
 			"style-src 'self'; img-src 'self'; connect-src 'self'; " \
 			"form-action 'self'; frame-ancestors 'none'; " \
 			"base-uri 'none'"
+
+/* on every reply, ours and evhttp's own error pages (conn.h) */
+static const struct {
+	const char *name, *value;
+} secure[] = {
+	{ "Content-Security-Policy", CSP },
+	{ "X-Content-Type-Options", "nosniff" },
+	{ "X-Frame-Options", "DENY" },
+	{ "Referrer-Policy", "no-referrer" },
+	{ "Cache-Control", "no-store" },
+};
 
 enum jstate { J_QUEUED, J_RESOLVING, J_RUNNING, J_DONE, J_ERROR };
 
@@ -50,12 +65,18 @@ static const char *state_names[] = { "queued", "running", "running",
 struct whost {
 	char			 name[256];
 	char			 ip[64];
+	char			 canon[64];	/* ip, one form (guard.h) */
 	struct sockaddr_storage	 addr;
 	char			 ptr[256];
 	int			 resolved, skip;
 	struct buf		 json;	/* the probe's report, as it grows */
 	char			 verdict[32];
 	char			 why[300];	/* skip: why not tested */
+	/* web.target_cache: the result is another report's */
+	char			 from[24];	/* that report */
+	time_t			 from_time;	/* when it tested the address */
+	int			 follow;	/* it is testing it now */
+	size_t			 lead;		/* its host that does */
 };
 
 struct web;
@@ -73,6 +94,9 @@ struct job {
 	struct whost	 hosts[MAX_HOSTS];
 	size_t		 nhosts, lookups;
 	struct probe	*p;
+	int		 probe_done;
+	int		 counted;	/* holds a place in web.concurrency */
+	size_t		 following;	/* hosts waiting for another report */
 	char		 verdict[32];
 	char		 summary[1024];
 	struct job	*next;		/* the queue */
@@ -82,6 +106,7 @@ struct web {
 	struct event_base	*base;
 	struct conf		*cf;
 	struct evhttp		*http;
+	struct conns		*conns;
 	struct store		*st;
 	struct dns		*dns;
 	SSL_CTX			*ssl;
@@ -133,6 +158,11 @@ json_job(struct job *j, struct buf *b, size_t qpos)
 			/* the probe's object, with our facts added */
 			(void)buf_append(b, h->json.data, h->json.len - 1);
 			json_kv_str(b, 1, "ptr", h->ptr);
+			if (h->from[0]) {
+				json_kv_str(b, 1, "reused_from", h->from);
+				json_kv_int(b, 1, "reused_time",
+				    (long long)h->from_time);
+			}
 			(void)buf_putc(b, '}');
 		} else {
 			(void)buf_putc(b, '{');
@@ -141,7 +171,8 @@ json_job(struct job *j, struct buf *b, size_t qpos)
 			json_kv_str(b, 1, "ptr", h->ptr);
 			json_kv_str(b, 1, "verdict", h->skip ? "error" :
 			    "pending");
-			json_kv_str(b, 1, "note", h->skip ? h->why : "");
+			json_kv_str(b, 1, "note", h->skip || h->follow ?
+			    h->why : "");
 			(void)buf_puts(b, ",\"tests\":[]}");
 		}
 	}
@@ -205,6 +236,161 @@ free_job(evutil_socket_t fd, short what, void *arg)
 	free(j);
 }
 
+static void finish(struct job *j, enum jstate st);
+
+/* release - the job's place in web.concurrency, if it holds one */
+static void
+release(struct job *j)
+{
+	if (j->counted && j->w->running > 0)
+		j->w->running--;
+	j->counted = 0;
+}
+
+/* probed - the host is tested by its own job's probe */
+static int
+probed(const struct whost *h)
+{
+	return !h->skip && !h->follow && h->from[0] == '\0';
+}
+
+/* maybe_done - a running job whose probe and followed hosts are over */
+static void
+maybe_done(struct job *j)
+{
+	if (j->state == J_RUNNING && j->following == 0 &&
+	    (j->p == NULL || j->probe_done))
+		finish(j, J_DONE);
+}
+
+/*
+ * propagate - host k of lead has news (final: its result): copy it to
+ * every host that follows it (web.target_cache), and end the jobs that
+ * have nothing else to wait for.
+ */
+static void
+propagate(struct job *lead, size_t k, int final)
+{
+	struct whost *src = &lead->hosts[k];
+	size_t pos = 0, i;
+	const char *key;
+	void *v;
+
+	while (hmap_iter(lead->w->live, &pos, &key, &v)) {
+		struct job *j = v;
+		int got = 0;
+
+		for (i = 0; i < j->nhosts; i++) {
+			struct whost *h = &j->hosts[i];
+
+			if (!h->follow || h->lead != k ||
+			    strcmp(h->from, lead->id) != 0)
+				continue;
+			buf_reset(&h->json);
+			(void)buf_append(&h->json, src->json.data,
+			    src->json.len);
+			if (!final)
+				continue;
+			str_copy(h->verdict, sizeof(h->verdict), src->verdict);
+			h->follow = 0;
+			h->why[0] = '\0';
+			j->following--;
+			got = 1;
+		}
+		if (got && j != lead)
+			maybe_done(j);
+	}
+}
+
+/* unclaim - lead ends: hosts still waiting for it are not tested */
+static void
+unclaim(struct job *lead)
+{
+	size_t pos = 0, i;
+	const char *key;
+	void *v;
+
+	while (hmap_iter(lead->w->live, &pos, &key, &v)) {
+		struct job *j = v;
+		int got = 0;
+
+		if (j == lead)
+			continue;
+		for (i = 0; i < j->nhosts; i++) {
+			struct whost *h = &j->hosts[i];
+
+			if (!h->follow || strcmp(h->from, lead->id) != 0)
+				continue;
+			h->follow = 0;
+			h->skip = 1;
+			snprintf(h->why, sizeof(h->why), "not tested: report "
+			    "%s, which was testing this address, ended without "
+			    "a result", lead->id);
+			j->following--;
+			got = 1;
+		}
+		if (got)
+			maybe_done(j);
+	}
+}
+
+/*
+ * reuse - web.target_cache: an address (and port, and mode) that another
+ * report tested within the period, or is testing now, is not tested
+ * again. 1 if h takes (or will take) that result, 0 if h is tested.
+ */
+static int
+reuse(struct job *j, struct whost *h)
+{
+	struct web *w = j->w;
+	char *report = NULL, *json = NULL;
+	size_t pos = 0, k;
+	const char *key;
+	struct jval *p;
+	time_t created;
+	void *v;
+
+	if (w->cf->web_target_cache == 0)
+		return 0;
+	while (hmap_iter(w->live, &pos, &key, &v)) {
+		struct job *o = v;
+
+		if ((o->state != J_RESOLVING && o->state != J_RUNNING) ||
+		    o->port != j->port || o->delivery != j->delivery)
+			continue;
+		for (k = 0; k < o->nhosts; k++) {
+			struct whost *l = &o->hosts[k];
+
+			if (l == h || !l->resolved || !probed(l) ||
+			    l->verdict[0] || strcmp(l->canon, h->canon) != 0)
+				continue;
+			h->follow = 1;
+			h->lead = k;
+			str_copy(h->from, sizeof(h->from), o->id);
+			h->from_time = o->created;
+			snprintf(h->why, sizeof(h->why), "being tested by "
+			    "report %s: its result will be this one", o->id);
+			(void)buf_append(&h->json, l->json.data, l->json.len);
+			j->following++;
+			return 1;
+		}
+	}
+	if (store_tested_get(w->st, h->canon, (int)j->port, j->delivery ?
+	    "delivery" : "anonymous", time(NULL) -
+	    (time_t)w->cf->web_target_cache, &report, &json, &created) == -1)
+		return 0;
+	p = jsonp_parse(json, strlen(json));
+	buf_reset(&h->json);
+	(void)buf_puts(&h->json, json);
+	str_copy(h->verdict, sizeof(h->verdict), jsonp_str(p, "verdict"));
+	str_copy(h->from, sizeof(h->from), report);
+	h->from_time = created;
+	jsonp_free(p);
+	free(report);
+	free(json);
+	return 1;
+}
+
 /* rank - how bad a verdict is, for the overall one */
 static int
 rank(const char *v)
@@ -256,8 +442,8 @@ finish(struct job *j, enum jstate st)
 	save(j);
 	log_info("event=web-test-done report=%s target=%s verdict=%s",
 	    j->id, j->target, j->verdict);
-	if (j->state != J_QUEUED && j->w->running > 0 && j->p != NULL)
-		j->w->running--;
+	release(j);
+	unclaim(j);
 	/* never free the probe from inside its own callback */
 	event_base_once(j->w->base, -1, EV_TIMEOUT, free_job, j, &z);
 	pump(j->w);
@@ -272,8 +458,6 @@ fail(struct job *j, const char *fmt, const char *arg)
 	/* arg is often j->error itself: format apart, then copy */
 	snprintf(msg, sizeof(msg), fmt, arg);
 	str_copy(j->error, sizeof(j->error), msg);
-	if (j->state == J_RESOLVING)
-		j->w->running--;
 	finish(j, J_ERROR);
 }
 
@@ -291,7 +475,7 @@ next_spec(void *arg, char *buf, size_t size)
 	struct feed *f = arg;
 	struct job *j = f->j;
 
-	while (f->next < j->nhosts && j->hosts[f->next].skip)
+	while (f->next < j->nhosts && !probed(&j->hosts[f->next]))
 		f->next++;
 	if (f->next >= j->nhosts)
 		return 0;
@@ -309,7 +493,7 @@ host_of(struct job *j, const struct ptarget *t)
 	size_t i, k = 0;
 
 	for (i = 0; i < j->nhosts; i++) {
-		if (j->hosts[i].skip)
+		if (!probed(&j->hosts[i]))
 			continue;
 		if (k++ == t->index)
 			return &j->hosts[i];
@@ -327,8 +511,17 @@ snapshot(struct job *j, const struct ptarget *t, int final)
 		return;
 	buf_reset(&h->json);
 	report_json(&h->json, t, 1);
-	if (final)
+	if (final) {
 		str_copy(h->verdict, sizeof(h->verdict), pv_name(t->verdict));
+		/* for web.target_cache; a failed connection is tried again */
+		if (j->w->cf->web_target_cache > 0 &&
+		    strcmp(h->verdict, "error") != 0)
+			store_tested_put(j->w->st, h->canon, (int)j->port,
+			    j->delivery ? "delivery" : "anonymous", j->id,
+			    j->created, buf_cstr(&h->json), time(NULL) -
+			    (time_t)j->w->cf->web_target_cache);
+	}
+	propagate(j, (size_t)(h - j->hosts), final);
 }
 
 static void
@@ -355,7 +548,8 @@ on_finished(void *arg)
 	struct job *j = f->j;
 
 	free(f);
-	finish(j, J_DONE);
+	j->probe_done = 1;
+	maybe_done(j);
 }
 
 /* run - every host is resolved: start the probe */
@@ -366,11 +560,24 @@ run(struct job *j)
 	struct probe_opts o;
 	struct feed *f = xcalloc(1, sizeof(*f));
 	char err[256];
-	size_t i, ok = 0;
+	size_t i, ok = 0, reused = 0;
 
-	for (i = 0; i < j->nhosts; i++)
-		if (!j->hosts[i].skip)
+	for (i = 0; i < j->nhosts; i++) {
+		if (probed(&j->hosts[i]))
 			ok++;
+		else if (!j->hosts[i].skip)
+			reused++;
+	}
+	if (ok == 0 && reused > 0) {
+		/* every result comes from other reports: no probe */
+		free(f);
+		j->state = J_RUNNING;
+		save(j);
+		release(j);
+		maybe_done(j);
+		pump(w);
+		return;
+	}
 	if (ok == 0) {
 		free(f);
 		fail(j, "%s", j->error[0] ? j->error :
@@ -479,6 +686,8 @@ addr_cb(void *arg, enum dns_status st, const struct sockaddr_storage *a,
 		    (void *)&((struct sockaddr_in *)&h->addr)->sin_addr :
 		    (void *)&((struct sockaddr_in6 *)&h->addr)->sin6_addr,
 		    h->ip, sizeof(h->ip));
+		if (guard_canon_ip(h->ip, h->canon, sizeof(h->canon)) == -1)
+			str_copy(h->canon, sizeof(h->canon), h->ip);
 		if (!j->w->cf->web_allow_private &&
 		    (why = guard_forbidden(&h->addr)) != NULL) {
 			char ip[sizeof(h->ip)];	/* apart: gcc -Wrestrict */
@@ -493,6 +702,8 @@ addr_cb(void *arg, enum dns_status st, const struct sockaddr_storage *a,
 		} else {
 			struct ptrq *p = xcalloc(1, sizeof(*p));
 
+			h->resolved = 1;
+			(void)reuse(j, h);
 			p->j = j;
 			p->i = (size_t)(h - j->hosts);
 			j->lookups++;
@@ -573,6 +784,7 @@ start(struct job *j)
 	int fam;
 
 	j->w->running++;
+	j->counted = 1;
 	j->state = J_RESOLVING;
 	if (cidr_parse_ip(j->target, &fam, ip) == 0) {
 		str_copy(j->hosts[0].name, sizeof(j->hosts[0].name), j->target);
@@ -721,13 +933,11 @@ headers(struct req *q, const char *type)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(q->r);
 	char ck[160];
+	size_t i;
 
 	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Content-Security-Policy", CSP);
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "X-Frame-Options", "DENY");
-	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-	evhttp_add_header(h, "Cache-Control", "no-store");
+	for (i = 0; i < sizeof(secure) / sizeof(secure[0]); i++)
+		evhttp_add_header(h, secure[i].name, secure[i].value);
 	if (q->new_csrf) {
 		snprintf(ck, sizeof(ck), "sluice_csrf=%s; Path=/; HttpOnly; "
 		    "SameSite=Strict%s", q->csrf, q->https ||
@@ -745,7 +955,9 @@ send_body(struct req *q, int code, const char *reason, const char *type,
 
 	headers(q, type);
 	evbuffer_add(out, b->data ? b->data : "", b->len);
+	conns_replying(q->w->conns, 1);
 	evhttp_send_reply(q->r, code, reason, out);
+	conns_replying(q->w->conns, 0);
 	evbuffer_free(out);
 }
 
@@ -807,7 +1019,9 @@ redirect(struct req *q, const char *to)
 	headers(q, "text/plain");
 	evhttp_add_header(evhttp_request_get_output_headers(q->r), "Location",
 	    to);
+	conns_replying(q->w->conns, 1);
 	evhttp_send_reply(q->r, 303, "See Other", NULL);
+	conns_replying(q->w->conns, 0);
 }
 
 /* form - the body's fields (application/x-www-form-urlencoded) */
@@ -839,25 +1053,31 @@ csrf_ok(struct req *q, const char *token)
 /*
  * check_target - a host name, an IP address or a mail domain; -1 with
  * why. Nothing else (no URLs, no ports inside, no spaces) gets through.
+ * t is rewritten in its one form, the key of web.target_cache and of the
+ * history: lower case, no trailing dot, an address as guard_canon_ip
+ * writes it (::ffff:127.0.0.1 is 127.0.0.1; [::1] is ::1).
  */
 static int
-check_target(char *t, char *why, size_t whysize)
+check_target(char *t, size_t tsize, char *why, size_t whysize)
 {
 	size_t n = strlen(t);
-	unsigned char ip[16];
-	int fam;
+	char ip[64];
 
 	while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '.'))
 		t[--n] = '\0';
 	while (*t == ' ')
 		memmove(t, t + 1, n--);
+	if (n > 2 && t[0] == '[' && t[n - 1] == ']') {
+		t[--n] = '\0';
+		memmove(t, t + 1, n--);
+	}
 	str_lower(t);
 	if (n == 0 || n > 253) {
 		snprintf(why, whysize, "enter a host name, address or domain");
 		return -1;
 	}
-	if (cidr_parse_ip(t, &fam, ip) == 0)
-		return 0;
+	if (guard_canon_ip(t, ip, sizeof(ip)) == 0)
+		return str_copy(t, tsize, ip) == 0 ? 0 : -1;
 	if (!addr_parse_domain(t, n) || strchr(t, '.') == NULL) {
 		snprintf(why, whysize, "not a valid host name, address or "
 		    "domain");
@@ -899,7 +1119,7 @@ submit(struct req *q, char *target, unsigned port, int delivery, char *id,
 	time_t now = time(NULL), retry;
 	char key[128];
 
-	if (check_target(target, msg, msgsize) == -1) {
+	if (check_target(target, TARGET_SIZE, msg, msgsize) == -1) {
 		*code = 400;
 		return -1;
 	}
@@ -1086,7 +1306,7 @@ get_history(struct req *q, const struct evkeyvalq *qs)
 	struct tvar v[] = { { "t", target, 255 } };
 
 	if (t == NULL || str_copy(target, sizeof(target), t) == -1 ||
-	    check_target(target, why, sizeof(why)) == -1) {
+	    check_target(target, sizeof(target), why, sizeof(why)) == -1) {
 		message(q, 400, "Bad Request", "Bad target", "Give a host name, "
 		    "address or domain.");
 		return;
@@ -1150,17 +1370,39 @@ post_test(struct req *q)
 	redirect(q, where);
 }
 
-/* post_api - POST /api/tests: form fields or a JSON object */
+/* media_is - the Content-Type header names media type t (any params) */
+static int
+media_is(const char *ctype, const char *t)
+{
+	size_t n = strlen(t);
+
+	if (ctype == NULL)
+		return 0;
+	while (*ctype == ' ')
+		ctype++;
+	return strncasecmp(ctype, t, n) == 0 && (ctype[n] == '\0' ||
+	    ctype[n] == ';' || ctype[n] == ' ');
+}
+
+/*
+ * post_api - POST /api/tests: a JSON object (Content-Type
+ * application/json, which no other site's page can send without a CORS
+ * preflight, and we answer none), or form fields with the CSRF token
+ * (field csrf or header X-CSRF-Token): else any site could make its
+ * visitors' browsers start tests on their behalf.
+ */
 static void
 post_api(struct req *q)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(q->r);
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(q->r);
 	size_t n = evbuffer_get_length(in);
-	char body[BODY_MAX + 1], target[256], id[24], msg[300], url[64];
-	const char *mode = "anonymous", *hdr;
+	char body[BODY_MAX + 1], target[TARGET_SIZE], id[24], msg[300],
+	    url[64];
+	const char *mode = "anonymous", *hdr, *ctype;
 	unsigned port = 25;
 	struct buf b;
-	int code;
+	int code, token;
 
 	if (n > BODY_MAX) {
 		json_error(q, 413, "Payload Too Large", "body too large");
@@ -1169,7 +1411,17 @@ post_api(struct req *q)
 	evbuffer_copyout(in, body, n);
 	body[n] = '\0';
 	target[0] = '\0';
-	if (n > 0 && body[0] == '{') {
+	hdr = evhttp_find_header(ih, "X-CSRF-Token");
+	token = csrf_ok(q, hdr);
+	ctype = evhttp_find_header(ih, "Content-Type");
+	if (!media_is(ctype, "application/json") &&
+	    !media_is(ctype, "application/x-www-form-urlencoded")) {
+		json_error(q, 415, "Unsupported Media Type", "send a JSON "
+		    "object (Content-Type: application/json), or form fields "
+		    "with the CSRF token");
+		return;
+	}
+	if (media_is(ctype, "application/json")) {
 		struct jval *v = jsonp_parse(body, n);
 		const struct jval *pv;
 		double pn;
@@ -1204,6 +1456,14 @@ post_api(struct req *q)
 			json_error(q, 400, "Bad Request", "bad form");
 			return;
 		}
+		if (!token && !(token = csrf_ok(q, evhttp_find_header(&kv,
+		    "csrf")))) {
+			evhttp_clear_headers(&kv);
+			json_error(q, 403, "Forbidden", "a form needs the CSRF "
+			    "token (field csrf or header X-CSRF-Token); or send "
+			    "JSON (Content-Type: application/json)");
+			return;
+		}
 		if ((t = evhttp_find_header(&kv, "target")) != NULL)
 			str_copy(target, sizeof(target), t);
 		if ((p = evhttp_find_header(&kv, "port")) != NULL) {
@@ -1221,9 +1481,7 @@ post_api(struct req *q)
 		evhttp_clear_headers(&kv);
 	}
 	/* delivery through the API needs the session and its CSRF token */
-	hdr = evhttp_find_header(evhttp_request_get_input_headers(q->r),
-	    "X-CSRF-Token");
-	if (strcmp(mode, "delivery") == 0 && !csrf_ok(q, hdr)) {
+	if (strcmp(mode, "delivery") == 0 && !token) {
 		json_error(q, 403, "Forbidden", "delivery mode needs a signed-in "
 		    "session and its X-CSRF-Token header");
 		return;
@@ -1337,13 +1595,16 @@ api_help(struct req *q)
 	buf_init(&b, 8192);
 	(void)buf_puts(&b, "<h1>API</h1><p><code>POST /api/tests</code> with "
 	    "a JSON object <code>{\"target\": \"mx.example.com\", \"port\": 25, "
-	    "\"mode\": \"anonymous\"}</code> (or the same as form fields) "
-	    "answers <code>202</code> and <code>{\"id\", \"url\", \"json\"}"
-	    "</code>. <code>GET /api/tests/ID</code> is the report as JSON; "
-	    "its <code>status</code> is queued, running, done or error. "
-	    "Delivery mode needs a signed-in session and its "
-	    "<code>X-CSRF-Token</code> header. The limits of the form apply "
-	    "(429 when exceeded). See sluice-web(1).</p>");
+	    "\"mode\": \"anonymous\"}</code> sent as <code>Content-Type: "
+	    "application/json</code> (or the same as form fields, with the "
+	    "CSRF token in the field <code>csrf</code> or the header "
+	    "<code>X-CSRF-Token</code>) answers <code>202</code> and "
+	    "<code>{\"id\", \"url\", \"json\"}</code>. <code>GET "
+	    "/api/tests/ID</code> is the report as JSON; its <code>status"
+	    "</code> is queued, running, done or error. Delivery mode needs a "
+	    "signed-in session and its <code>X-CSRF-Token</code> header. The "
+	    "limits of the form apply (429 when exceeded). See sluice-web(1)."
+	    "</p>");
 	html_page(q, 200, "OK", "API", &b, 0);
 	buf_release(&b);
 }
@@ -1360,10 +1621,20 @@ handle(struct evhttp_request *r, void *arg)
 	struct evkeyvalq qs;
 	struct req q;
 
+	conns_request(w->conns, r);
 	/* HEAD is answered as GET (evhttp sends the headers only) */
 	if (cmd == EVHTTP_REQ_HEAD)
 		cmd = EVHTTP_REQ_GET;
 	begin(w, r, &q);
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
+		/* evhttp lets every method through, so that this 405 (not
+		 * its own 501) carries the security headers; no CORS */
+		evhttp_add_header(evhttp_request_get_output_headers(r),
+		    "Allow", "GET, HEAD, POST");
+		message(&q, 405, "Method Not Allowed", "Method not allowed",
+		    "This page takes GET and POST only.");
+		return;
+	}
 	TAILQ_INIT(&qs);
 	if (query && evhttp_parse_query_str(query, &qs) == -1) {
 		message(&q, 400, "Bad Request", "Bad request", "The address "
@@ -1472,6 +1743,7 @@ web_main(struct conf *cf)
 {
 	struct web w;
 	struct event *sigs[2];
+	struct rlimit rl;
 	char err[512], host[128];
 	const char *colon;
 	long port;
@@ -1482,6 +1754,12 @@ web_main(struct conf *cf)
 	memset(&w, 0, sizeof(w));
 	w.cf = cf;
 	signal(SIGPIPE, SIG_IGN);
+	/* room for CONN_MAX visitors besides the tests' own sockets */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	w.base = event_base_new();
 	if ((w.st = store_open(cf->web_database, err, sizeof(err))) == NULL ||
 	    (w.dns = dns_new(w.base, cf->resolver, 5000, err,
@@ -1527,8 +1805,21 @@ web_main(struct conf *cf)
 	evhttp_set_max_headers_size(w.http, 16384);
 	evhttp_set_max_body_size(w.http, BODY_MAX);
 	evhttp_set_allowed_methods(w.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD);
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(w.http, handle, &w);
+	{
+		struct buf hb;
+		size_t i;
+
+		buf_init(&hb, 4096);
+		for (i = 0; i < sizeof(secure) / sizeof(secure[0]); i++)
+			(void)buf_printf(&hb, "%s: %s\r\n", secure[i].name,
+			    secure[i].value);
+		w.conns = conns_new(w.base, w.http, buf_cstr(&hb));
+		buf_release(&hb);
+	}
 	colon = strrchr(cf->web_listen, ':');
 	if (colon == NULL || (size_t)(colon - cf->web_listen) >= sizeof(host) ||
 	    (port = strtol(colon + 1, NULL, 10)) <= 0 || port > 65535) {
@@ -1569,6 +1860,7 @@ web_main(struct conf *cf)
 		j->p = NULL;
 	}
 	evhttp_free(w.http);
+	conns_free(w.conns);
 	catcher_free(w.catcher);
 	dns_free(w.dns);
 	event_base_loop(w.base, EVLOOP_NONBLOCK);

@@ -84,14 +84,62 @@ def test_api_submit_then_poll_until_done(lab):
     check_security_headers(p)
 
 
-def test_api_takes_form_fields(lab):
+def test_api_takes_form_fields_with_csrf_token(lab):
     w, closed = lab
     c = w.client("198.51.100.2")
-    r = c.post_form("/api/tests", {"target": "127.0.0.1",
+    token = c.csrf()
+    r = c.post_form("/api/tests", {"target": "127.0.0.1", "csrf": token,
                                    "port": str(closed.port)})
     assert r.status == 202, r
     rep = c.wait_report(r.json()["id"])
     assert rep["verdict"] == "closed" and rep["port"] == closed.port
+    # the token in the header does as well
+    r = c.post_form("/api/tests", {"target": "127.0.0.1",
+                                   "port": str(closed.port)},
+                    {"X-CSRF-Token": token})
+    assert r.status == 202, r
+    c.wait_report(r.json()["id"])
+
+
+def test_api_cross_site_posts_refused(lab):
+    """What a page on another site can make a visitor's browser send
+    without a CORS preflight (a form, or text/plain) starts no test:
+    a form needs the CSRF token, and JSON needs its Content-Type."""
+    w, closed = lab
+    before = w.output().count("event=web-test ")
+    c = w.client("198.51.100.12")
+    c.csrf()                                 # the visitor has a cookie
+    fields = {"target": "127.0.0.1", "port": str(closed.port)}
+    r = c.post_form("/api/tests", fields)    # no token
+    assert r.status == 403, r
+    assert "CSRF" in r.json()["error"]
+    check_security_headers(r)
+    r = c.post_form("/api/tests", dict(fields, csrf="0" * 32))
+    assert r.status == 403, r
+    r = c.post_form("/api/tests", fields, {"X-CSRF-Token": "1" * 32})
+    assert r.status == 403, r
+    # a stranger (no cookie) with a token seen elsewhere
+    stranger = w.client("198.51.100.12")
+    r = stranger.post_form("/api/tests", dict(fields, csrf=c.csrf()))
+    assert r.status == 403, r
+    # JSON as text/plain (a simple cross-site request), or typeless
+    body = ('{"target": "127.0.0.1", "port": %d}' % closed.port).encode()
+    for ctype in ("text/plain", "text/plain; charset=utf-8",
+                  "multipart/form-data; boundary=x", "application/jsonx"):
+        r = c.request("POST", "/api/tests", body, {"Content-Type": ctype})
+        assert r.status == 415, (ctype, r)
+        assert "application/json" in r.json()["error"]
+    status, _ = raw_headers(raw(w, b"POST /api/tests HTTP/1.1\r\nHost: x\r\n"
+                                   b"Connection: close\r\nContent-Length: "
+                                   + str(len(body)).encode() + b"\r\n\r\n"
+                                   + body))
+    assert status.startswith("HTTP/1.1 415"), status
+    assert w.output().count("event=web-test ") == before
+    # while real JSON needs no token
+    r = c.request("POST", "/api/tests", body,
+                  {"Content-Type": "Application/JSON; charset=utf-8"})
+    assert r.status == 202, r
+    c.wait_report(r.json()["id"])
 
 
 def test_api_delivery_needs_session_and_its_token(lab):
@@ -215,7 +263,8 @@ def test_bad_api_port_refused(lab):
     for port in (70000, 65536, "x", -1, 0):
         r = c.post_json("/api/tests", {"target": "127.0.0.1", "port": port})
         assert r.status == 400, (port, r)
-    r = c.post_form("/api/tests", {"target": "127.0.0.1", "port": "70000"})
+    r = c.post_form("/api/tests", {"target": "127.0.0.1", "port": "70000",
+                                   "csrf": c.csrf()})
     assert r.status == 400, r
 
 
@@ -237,13 +286,33 @@ def test_huge_body_refused(lab):
     big = {"csrf": token, "target": "127.0.0.1", "port": str(closed.port),
            "junk": "x" * 9000}
     r = c.post_form("/test", big)
-    assert r.status in (400, 413), r
+    assert r.status == 413, r
+    check_security_headers(r)
     r = c.request("POST", "/api/tests", b'{"target": "' + b"a" * 9000 +
                   b'"}', {"Content-Type": "application/json"})
-    assert r.status in (400, 413), r
+    assert r.status == 413, r
+    check_security_headers(r)
     r = c.post_form("/login", {"csrf": token, "user": "u",
                                "password": "p" * 20000})
-    assert r.status in (400, 413), r
+    assert r.status == 413, r
+    check_security_headers(r)
+    # announced, never sent: refused on the header alone
+    status, h = raw_headers(raw(w, b"POST /api/tests HTTP/1.1\r\nHost: x\r\n"
+                                   b"Content-Length: 100000000\r\n\r\n"))
+    assert status.startswith("HTTP/1.1 413"), status
+    check_security_headers(type("R", (), {"headers": h}))
+    # the same on a connection that served a page before (keep-alive)
+    both = raw(w, b"GET /static/style.css HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"POST /api/tests HTTP/1.1\r\nHost: x\r\n"
+               b"Content-Length: 100000000\r\n\r\n")
+    first, rest = both.split(b"HTTP/1.1 413", 1)
+    assert first.startswith(b"HTTP/1.1 200 OK"), both[:300]
+    status, h = raw_headers(b"HTTP/1.1 413" + rest)
+    check_security_headers(type("R", (), {"headers": h}))
+    # a malformed request line: evhttp's 400, with our headers
+    status, h = raw_headers(raw(w, b"GET\r\n\r\n"))
+    assert status.startswith("HTTP/1.") and " 400 " in status, status
+    check_security_headers(type("R", (), {"headers": h}))
     # a body just under the limit is read
     r = c.post_form("/test", dict(big, junk="x" * 7000))
     assert r.status == 303, r
@@ -265,11 +334,41 @@ def test_junk_urls_404(lab, path):
     check_security_headers(r)
 
 
+def raw(w, data, timeout=5):
+    """Send bytes on a new connection; every byte of the answer."""
+    s = socket.create_connection(("127.0.0.1", w.port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+    finally:
+        s.close()
+
+
+def raw_headers(data):
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    lines = head.split("\r\n")
+    return lines[0], {k.strip(): v.strip() for k, v in
+                      (ln.split(":", 1) for ln in lines[1:])}
+
+
 def test_other_methods_refused(lab):
     w, _ = lab
     c = w.client()
     for m in ("PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"):
-        assert c.request(m, "/").status in (405, 501), m
+        r = c.request(m, "/")
+        assert r.status == 405, (m, r)
+        assert r.headers["Allow"] == "GET, HEAD, POST"
+        check_security_headers(r)
+    # a method evhttp does not know: its own 501, with our headers
+    status, h = raw_headers(raw(w, b"BREW / HTTP/1.1\r\nHost: x\r\n"
+                                   b"Connection: close\r\n\r\n"))
+    assert status.startswith("HTTP/1.1 501"), status
+    check_security_headers(type("R", (), {"headers": h}))
     assert c.get("/test").status == 404       # POST only
     assert c.request("POST", "/", b"").status == 404
 

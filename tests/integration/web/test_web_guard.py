@@ -25,7 +25,11 @@ CHILD = "--guard-child"
 LOOPBACK = ["127.0.0.1", "127.1.2.3", "loop.test", "::1",
             "::ffff:127.0.0.1"]
 ELSEWHERE = ["10.0.0.1", "ten.test", "192.168.1.1", "172.16.0.1",
-             "100.64.0.1", "169.254.1.1", "0.0.0.0", "fd00::1"]
+             "100.64.0.1", "169.254.1.1", "0.0.0.0", "fd00::1",
+             "224.0.0.1", "239.255.255.250", "240.0.0.1",
+             "255.255.255.255", "192.0.2.1", "fe80::1", "ff02::1",
+             "::7f00:1", "::a00:1", "::ffff:0:a00:1", "64:ff9b::a00:1",
+             "2002:a00:1::1", "multicast.test"]
 UNKNOWN = "nx.test"
 
 
@@ -34,7 +38,8 @@ def child(workdir, in_namespace):
     what came back as one JSON line."""
     from web_harness import FakeDNS, FakeSMTP, Web
 
-    dns = FakeDNS({"loop.test": "127.0.0.1", "ten.test": "10.0.0.1"})
+    dns = FakeDNS({"loop.test": "127.0.0.1", "ten.test": "10.0.0.1",
+                   "multicast.test": "224.0.0.251"})
     try:
         trap = FakeSMTP(port=25).start()
     except OSError:
@@ -142,7 +147,12 @@ def test_other_ports_refused(guard):
 
 @pytest.mark.parametrize("target,why", [
     ("127.0.0.1", "loopback"), ("loop.test", "loopback"),
-    ("10.0.0.1", "private"), ("ten.test", "private")])
+    ("10.0.0.1", "private"), ("ten.test", "private"),
+    ("224.0.0.1", "multicast"), ("multicast.test", "multicast"),
+    ("240.0.0.1", "reserved"), ("fe80::1", "link-local"),
+    ("ff02::1", "multicast"), ("::7f00:1", "IPv4-compatible (deprecated)"),
+    ("::ffff:0:a00:1", "private"), ("64:ff9b::a00:1", "private"),
+    ("2002:a00:1::1", "private")])
 def test_private_refusal_says_why(guard, target, why):
     if target not in guard["api"]:
         pytest.fail("the private network namespace (unshare -n) did not run")

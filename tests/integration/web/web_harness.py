@@ -131,14 +131,36 @@ def render_config(keys):
 # ---------------------------------------------------------------- DNS
 
 
-class FakeDNS:
-    """A UDP DNS responder on 127.0.0.1: A records from a table, NODATA for
-    other types of those names, NXDOMAIN for everything else (PTR
-    included); names in .drop are never answered. Every query is recorded
-    in .queries as (name, qtype)."""
+def _dns_name(name):
+    """A name in DNS wire form (no compression)."""
+    out = b""
+    for label in name.rstrip(".").split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode("ascii")
+    return out + b"\0"
 
-    def __init__(self, a=None, host="127.0.0.1"):
+
+def ptr_name(ip):
+    """The PTR query name of an IPv4 or IPv6 address."""
+    if ":" in ip:
+        nib = socket.inet_pton(socket.AF_INET6, ip).hex()
+        return ".".join(reversed(nib)) + ".ip6.arpa"
+    return ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
+
+
+class FakeDNS:
+    """A UDP DNS responder on 127.0.0.1 answering from tables: A records
+    (a: {name: address}), MX records (mx: {domain: [(preference, host),
+    ...]}) and PTR records (ptr: {address: name}, kept as .ptr
+    {ptr_name(address): name}); NODATA for other types of those names,
+    NXDOMAIN for everything else. The tables may be changed while it
+    runs. Names in .drop are never answered. Every query
+    is recorded in .queries as (name, qtype)."""
+
+    def __init__(self, a=None, host="127.0.0.1", mx=None, ptr=None):
         self.a = {k.lower(): v for k, v in (a or {}).items()}
+        self.mx = {k.lower(): v for k, v in (mx or {}).items()}
+        self.ptr = {ptr_name(k): v for k, v in (ptr or {}).items()}
         self.drop = set()
         self.queries = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -168,11 +190,22 @@ class FakeDNS:
             return None
         answers = b""
         an = 0
-        if name in self.a:
+        if name in self.a or name in self.mx or name in self.ptr:
             rcode = 0
-            if qtype == 1:
+            if qtype == 1 and name in self.a:
                 answers = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + \
                     socket.inet_aton(self.a[name])
+                an = 1
+            elif qtype == 15 and name in self.mx:
+                for pref, host in self.mx[name]:
+                    rdata = struct.pack(">H", pref) + _dns_name(host)
+                    answers += b"\xc0\x0c" + struct.pack(
+                        ">HHIH", 15, 1, 60, len(rdata)) + rdata
+                    an += 1
+            elif qtype == 12 and name in self.ptr:
+                rdata = _dns_name(self.ptr[name])
+                answers = b"\xc0\x0c" + struct.pack(
+                    ">HHIH", 12, 1, 60, len(rdata)) + rdata
                 an = 1
         else:
             rcode = 3
@@ -703,9 +736,10 @@ class FakeSMTP:
     that is a 354, the message is read up to the dot and answered with
     replies["."]. A reply may be a function of the command line. By
     default the server is closed: mail for its postmaster is accepted,
-    every other recipient refused. A reply of None: the server stops answering there (reads
-    and ignores the rest). delay: seconds before each reply. .sessions
-    counts connections."""
+    every other recipient refused. A reply of None: the server stops
+    answering there (reads and ignores the rest). delay: seconds before
+    each reply. host: the loopback address it listens on. .sessions
+    counts connections; .rcpts lists the RCPT lines seen."""
 
     DEFAULT = {"EHLO": b"250-fake.test\r\n250 8BITMIME\r\n",
                "HELO": b"250 fake.test\r\n",
@@ -720,13 +754,15 @@ class FakeSMTP:
                "QUIT": b"221 2.0.0 bye\r\n"}
 
     def __init__(self, banner=b"220 fake.test ESMTP\r\n", replies=None,
-                 delay=0.0, port=0):
+                 delay=0.0, port=0, host="127.0.0.1"):
         self.banner = banner
         self.want_port = port
+        self.host = host
         self.delay = delay
         self.replies = dict(self.DEFAULT)
         self.replies.update(replies or {})
         self.sessions = 0
+        self.rcpts = []
         self.error = None
         self.loop = None
         self.server = None
@@ -746,7 +782,7 @@ class FakeSMTP:
         asyncio.set_event_loop(self.loop)
         try:
             self.server = self.loop.run_until_complete(
-                asyncio.start_server(self._session, "127.0.0.1",
+                asyncio.start_server(self._session, self.host,
                                      self.want_port))
         except OSError as e:
             self.error = e
@@ -775,6 +811,8 @@ class FakeSMTP:
                     return
                 verb = line.split(b" ", 1)[0].strip().upper() \
                     .decode("latin-1")
+                if verb == "RCPT":
+                    self.rcpts.append(line)
                 reply = self.replies.get(verb, b"250 2.0.0 ok\r\n")
                 if callable(reply):
                     reply = reply(line)
