@@ -272,7 +272,9 @@ static const struct key keys[] = {
 	  "Delivery tests one account may start per day (then 429)." },
 	{ "web.target_cache", T_DUR, "15m", 0, 86400, F(web_target_cache),
 	  NULL, "A target tested within this time is not tested again: the "
-	  "visitor gets that report." },
+	  "visitor gets that report. Targets are compared by their normal "
+	  "form and by the address and port actually tested, so other "
+	  "spellings or names of one server share the report." },
 	{ "web.secure_cookies", T_BOOL, "false", 0, 0, F(web_secure_cookies),
 	  NULL, "Mark cookies Secure (set when served over HTTPS; also done "
 	  "per request when the proxy sends X-Forwarded-Proto: https)." },
