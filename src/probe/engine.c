@@ -43,6 +43,18 @@ target_verdict(const struct ptarget *t, const enum pv *relay, size_t nr,
 	return classify_target(relay, nr, ctl, nc, t->greeted);
 }
 
+/* target_free - a finished target's memory (its session is gone) */
+static void
+target_free(struct ptarget *t)
+{
+	if (t->pace)
+		event_free(t->pace);
+	buf_release(&t->ehlo);
+	buf_release(&t->transcript);
+	free(t->tests);
+	free(t);
+}
+
 /* target_finish - the target is done: verdict, then report or hold */
 void
 target_finish(struct ptarget *t)
@@ -101,12 +113,7 @@ target_finish(struct ptarget *t)
 		if (p->o.progress)
 			p->o.progress(p->o.done_arg, p->started, p->finished,
 			    p->hits);
-		if (t->pace)
-			event_free(t->pace);
-		buf_release(&t->ehlo);
-		buf_release(&t->transcript);
-		free(t->tests);
-		free(t);
+		target_free(t);
 	}
 	event_active(p->kick, EV_TIMEOUT, 0);
 }
@@ -572,22 +579,10 @@ probe_free(struct probe *p)
 	while ((t = TAILQ_FIRST(&p->live)) != NULL) {
 		TAILQ_REMOVE(&p->live, t, link);
 		smtpc_free(t->c);
-		if (t->pace)
-			event_free(t->pace);
-		buf_release(&t->ehlo);
-		buf_release(&t->transcript);
-		free(t->tests);
-		free(t);
+		target_free(t);
 	}
-	for (i = 0; i < p->nheld; i++) {
-		t = p->held[i];
-		if (t->pace)
-			event_free(t->pace);
-		buf_release(&t->ehlo);
-		buf_release(&t->transcript);
-		free(t->tests);
-		free(t);
-	}
+	for (i = 0; i < p->nheld; i++)
+		target_free(p->held[i]);
 	free(p->held);
 	hmap_free(p->tokens);
 	if (p->kick)
