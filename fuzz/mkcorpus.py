@@ -8,6 +8,8 @@ small and means something; the header formats are in fuzz.h and in the
 comment at the top of each fuzz_<name>.c.
 """
 import base64
+import hashlib
+import hmac
 import os
 import struct
 
@@ -334,3 +336,179 @@ put("qfile", "hand-statuses.qf", QF % "")
 put("qfile", "hand-future-key.qf", QF % "priority high\n")
 put("qfile", "hand-no-size.qf", QF.replace("size 00000000000000000006\n", "") % "")
 put("qfile", "hand-truncated.qf", (QF % "")[:200])
+
+# ---- tokscan: 3 control bytes, the envelope's recipient lines, a
+# message; the proofs are made under fuzz_tokscan.c's key, so that the
+# "genuine" seeds are what the probe really sent ----
+TS_KEY = b"fuzz-key-fuzz-key-fuzz-key-fuzz\0"
+TS_TOK = "3c9a0f17e2b4"
+
+
+def ts_proof(token):
+    return hmac.new(TS_KEY, token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def ts_seed(flags, rcpts, msg, copies=0):
+    env = "".join(r + "\n" for r in rcpts)
+    return bytes([flags, len(rcpts), copies]) + env.encode("latin-1") + \
+        (msg.encode("latin-1") if isinstance(msg, str) else msg)
+
+
+TS_HDR = ("X-Sluice-Probe: token=%s proof=%s test=relay-plain "
+          "target=192.0.2.25:25" % (TS_TOK, ts_proof(TS_TOK)))
+TS_RELAY = "sluice-relay-%s@catcher.example" % TS_TOK
+TS_SENDER = "sluice-probe-%s@catcher.example" % TS_TOK
+TS_ORIG = ("Received: from probe.example (probe.example [198.51.100.9])\r\n"
+           "\tby mx.example.org with ESMTP id 4Xk2\r\n"
+           "From: <%s>\r\nTo: <%s>\r\n%s\r\n"
+           "Subject: sluice relay test %s\r\n"
+           "Date: Mon, 25 Nov 2024 16:15:25 +0000\r\n"
+           "Message-ID: <%s.relay-plain@probe.example>\r\n\r\n"
+           "Token %s.\r\n" % (TS_SENDER, TS_RELAY, TS_HDR, TS_TOK, TS_TOK,
+                              TS_TOK))
+TS_DSN = (
+    "Return-Path: <>\r\nReceived: from mx.example.org\r\n"
+    "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n"
+    "To: <%s>\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+    "report-type=delivery-status;\r\n\tboundary=\"B1.mx\"\r\n\r\n"
+    "This is a MIME-encapsulated message.\r\n\r\n--B1.mx\r\n"
+    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+    "<%s>: host victim.example said: 550 5.7.1 Relaying denied\r\n\r\n"
+    "--B1.mx\r\nContent-Type: message/delivery-status\r\n\r\n"
+    "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+    "Final-Recipient: rfc822; %s\r\nAction: failed\r\nStatus: 5.7.1\r\n\r\n"
+    "--B1.mx\r\nContent-Type: message/rfc822\r\n\r\n%s\r\n"
+    "--B1.mx\r\nContent-Type: text/rfc822-headers\r\n\r\n%s\r\n"
+    "--B1.mx--\r\n" % (TS_SENDER, TS_RELAY, TS_RELAY, TS_ORIG,
+                       TS_ORIG.split("\r\n\r\n")[0]))
+TOKSCAN = {
+    # what a relay hands on: the probe's message, a few headers added
+    "relayed-genuine": ts_seed(0, [TS_RELAY], "Return-Path: <%s>\r\n"
+                               "Delivered-To: %s\r\n%s" % (TS_SENDER,
+                                                           TS_RELAY, TS_ORIG)),
+    "relayed-maildir": ts_seed(8, [], "Return-Path: <%s>\r\n"
+                               "Delivered-To: %s\r\n%s" % (TS_SENDER,
+                                                           TS_RELAY, TS_ORIG)),
+    "relayed-framed": ts_seed(2 | 8, [TS_RELAY], "Subject: x\r\n\r\nbody\r\n"),
+    "relayed-bare-lf": ts_seed(0, [TS_RELAY], TS_ORIG.replace("\r\n", "\n")),
+    "sent-back": ts_seed(0, [TS_SENDER], TS_ORIG),
+    "sent-back-and-relayed": ts_seed(0, [TS_SENDER, TS_RELAY.upper()], TS_ORIG),
+    # accept-then-bounce: a DSN with the original and its headers
+    "dsn-bounce": ts_seed(1, [TS_SENDER], TS_DSN),
+    "dsn-to-relay-rcpt": ts_seed(1, [TS_RELAY], TS_DSN),
+    "dsn-maildir": ts_seed(8, [], TS_DSN),
+    "dsn-framed": ts_seed(1 | 4 | 8, [TS_SENDER], "From: MAILER-DAEMON\r\n"
+                          "Subject: failure notice\r\n\r\nSorry.\r\n"),
+    "bounce-quoted": ts_seed(1, [TS_SENDER], "From: MAILER-DAEMON\r\n\r\n"
+                             + "".join("> " + ln + "\r\n" for ln in
+                                       TS_ORIG.split("\r\n"))),
+    # forgeries: the token as a live report shows it, no valid proof
+    "forged-proof": ts_seed(0, [TS_RELAY], "X-Sluice-Probe: token=%s proof="
+                            "%s test=relay-plain\r\n\r\nhi\r\n"
+                            % (TS_TOK, "0" * 32)),
+    "forged-no-proof": ts_seed(0, [TS_RELAY], "X-Sluice-Probe: token=%s\r\n"
+                               "\r\n" % TS_TOK),
+    "forged-upper": ts_seed(0, [TS_RELAY], "x-sluice-probe: token=%s "
+                            "proof=%s\r\n\r\n" % (TS_TOK.upper(),
+                                                  ts_proof(TS_TOK).upper())),
+    "forged-two-tokens": ts_seed(2, [], "X-Sluice-Probe: token=aaaaaaaaaaaa "
+                                 "token=%s proof=%s;proof=%s\r\n\r\n"
+                                 % (TS_TOK, "1" * 32, ts_proof(TS_TOK))),
+    # folding: tabs, spaces, CRLF and bare LF, a value cut at 1023 bytes
+    "folded": ts_seed(0, [TS_RELAY], "From: <a@b>\r\nX-Sluice-Probe:\r\n"
+                      "\ttoken=%s\r\n proof=%s\r\n\ttest=relay-plain\r\n"
+                      "\r\nbody\r\n" % (TS_TOK, ts_proof(TS_TOK))),
+    "folded-lf-cr": ts_seed(0, [TS_RELAY], "X-Sluice-Probe: token=%s\n"
+                            "\tproof=%s\r\r\n\r\n" % (TS_TOK,
+                                                      ts_proof(TS_TOK))),
+    "folded-long": ts_seed(0, [TS_RELAY], "X-Sluice-Probe: " +
+                           "\r\n ".join(["x" * 70] * 15) +
+                           " token=%s proof=%s\r\n\r\n"
+                           % (TS_TOK, ts_proof(TS_TOK))),
+    # huge headers: the probe header past the 64 KiB a Maildir file is read
+    "huge-headers": ts_seed(8, [], "".join(
+        "Received: from hop%d.example by hop%d.example; "
+        "Mon, 25 Nov 2024 16:15:25 +0000\r\n" % (i, i + 1)
+        for i in range(850)) + TS_ORIG),
+    "huge-one-line": ts_seed(0, [TS_RELAY], "Subject: " + "y" * 5000 +
+                             "\r\n" + TS_ORIG),
+    # NULs: in the name, in the value, in the body
+    "nul-value": ts_seed(0, [TS_RELAY], "X-Sluice-Probe: \0token=%s proof=%s"
+                         "\r\n\r\n" % (TS_TOK, ts_proof(TS_TOK))),
+    "nul-name": ts_seed(8, [], "X-Sluice\0-Probe: token=%s\r\n" % TS_TOK +
+                        TS_ORIG),
+    "nul-body": ts_seed(0, [TS_RELAY, "\0" + TS_RELAY], TS_ORIG + "\0\0\0" +
+                        TS_HDR + "\0\r\n"),
+    # the envelope: many recipients (the catcher takes 1000)
+    "many-rcpts": ts_seed(0, ["rcpt%d-%s" % (i, "z" * 200) for i in range(3)],
+                          TS_ORIG, copies=255),
+    "header-only": ts_seed(0, [], TS_HDR),
+    "empty": ts_seed(0, [], ""),
+}
+for name, data in TOKSCAN.items():
+    put("tokscan", name, data)
+
+# ---- jsonp: bodies POSTed to sluice web's API, the probe's report, and
+# what is not JSON ----
+JREPORT = (
+    '{"id":"j7f3a2c01","status":"done","verdict":"closed","created":'
+    '1732464925,"target":"mx.example.org","port":25,"mode":"anonymous",'
+    '"summary":"closed: 0 of 2 relay attempts accepted","error":"",'
+    '"queue_position":0,"hosts":[{"host":"mx.example.org","address":'
+    '"192.0.2.25","verdict":"closed","summary":"closed","ptr":'
+    '"mx.example.org","banner":"220 mx.example.org ESMTP \\u003cok\\u003e",'
+    '"ehlo":"250-mx.example.org\\r\\n250 8BITMIME","starttls_offered":true,'
+    '"tls":"","note":null,"seconds":1.250,"transcript":"\\u00e9\\t\\u0001",'
+    '"tests":[{"id":"relay-plain","description":"plain relay","trick":"",'
+    '"mail_from":"\\u003csluice-probe-3c9a0f17e2b4@catcher.example\\u003e",'
+    '"rcpt_to":"\\u003cvictim@example.net\\u003e","mail_reply":"250 ok",'
+    '"rcpt_reply":"550 5.7.1 Relaying denied","data_reply":"","verdict":'
+    '"refused","note":"","rcpt_seconds":0.012},{"id":"relay-percent",'
+    '"verdict":"pending","rcpt_seconds":-0.0}]}]}')
+JSONS = {
+    "api-anonymous": '{"target":"mx.example.org","port":25,"mode":"anonymous"}',
+    "api-delivery": '{"target":"192.0.2.1","port":587,"mode":"delivery"}',
+    "api-target-only": '{"target":"[2001:db8::1]"}',
+    "api-ws": ' {\r\n\t"target" : "mx.example.org" ,\n "port" : 2525 }\n',
+    "api-port-edges": '{"port":65535.5,"target":"a","port":1e999}',
+    "api-port-string": '{"port":"25","mode":null,"target":["x"]}',
+    "api-dup-keys": '{"target":"a.example","target":"b.example","":0}',
+    "probe-report": JREPORT,
+    "control-reply": '{"ok":false,"error":"unknown command"}',
+    "control-stats": '{"ok":true,"server":{"sessions_active":3,'
+                     '"sessions_total":1e3,"bytes":18446744073709551616},'
+                     '"rules":[{"name":"r","limit":100,"window":600}],'
+                     '"entries":[]}',
+    "deep-64": "[" * 64 + "1" + "]" * 64,
+    "deep-65": "[" * 65 + "1" + "]" * 65,
+    "deep-65-empty": "[" * 65 + "]" * 65,
+    "deep-objects": '{"a":' * 70 + "0" + "}" * 70,
+    "deep-unclosed": "[" * 3000,
+    "numbers": "[0,-0,1.5,-1.5e-3,1E+2,1e308,1e309,-1e999,4.9e-324,1e-400,"
+               "123456789012345678901234567890,0.%s]" % ("1" * 61),
+    "number-63": "1" * 63,
+    "number-64": "1" * 64,
+    "numbers-lenient": "[+1,01,.5,1.,-.5,00]",
+    "numbers-words": "[0x10,Infinity,-NaN,1e]",
+    "escapes": r'["\"\\\/\b\f\n\r\t","\u0041\u00e9\u20ac\uD83D\uDE00","\u007f"]',
+    "escape-nul": r'{"target":"a\u0000b","k\u0000":"\u0000"}',
+    "escape-short": r'["\u12",","x"]',
+    "escape-bad-hex": r'["\u00G0","\x41","\'"]',
+    "raw-nul-string": '{"target":"mx.example.org\0.evil.example","port":25}',
+    "raw-nul-number": '{"port":25\0}',
+    "raw-nul-alone": "\0",
+    "raw-control": '{"target":"a\tb\x01c\nd"}',
+    "utf8-valid": '{"target":"b\xc3\xbccher.example","n":"\xe2\x82\xac"}',
+    "utf8-invalid": '["\xff\xfe","\xc3\x28","\xc0\xaf","\xed\xa0\x80",'
+                    '"\xf4\x90\x80\x80","\xe2\x82"]',
+    "literals": "[true,false,null,[],{},\"\"]",
+    "literals-bad": "[tru,nul,True,falsey]",
+    "trailing": '{"a":1,}',
+    "trailing-garbage": '{"a":1} x',
+    "single-quotes": "{'target':'x'}",
+    "empty": "",
+    "ws-only": " \r\n\t",
+}
+for name, j in JSONS.items():
+    put("jsonp", name, j)

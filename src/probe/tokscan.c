@@ -114,7 +114,7 @@ rcpt_has(const char *const *rcpts, size_t nrcpt, const char *tag,
 
 	snprintf(want, sizeof(want), "%s%s", tag, token);
 	for (i = 0; i < nrcpt; i++)
-		if (find_ci(rcpts[i], strlen(rcpts[i]), want) != NULL)
+		if (strcasestr(rcpts[i], want) != NULL)
 			return 1;
 	return 0;
 }
@@ -124,17 +124,20 @@ rcpt_has(const char *const *rcpts, size_t nrcpt, const char *tag,
  * given its envelope: relayed when the header is the message's own (in its
  * top-level header block) and the mail is not addressed back to the test's
  * sender; a bounce when the header is only quoted or attached, or the mail
- * goes back to the sender. The caller checks the proof.
+ * goes back to the sender. The caller checks the proof. Only the first
+ * TOKSCAN_MAXHDRS probe headers are looked at: anyone can send the catcher
+ * a message of thousands of them and a thousand recipients to check each
+ * against, which took minutes of the event loop.
  */
 void
 tokscan_message(const char *msg, size_t len, int null_sender,
     const char *const *rcpts, size_t nrcpt, token_cb cb, void *arg)
 {
 	const char *p = msg, *end = msg + len;
-	size_t hend = header_end(msg, len), hl = strlen(PROBE_HDR);
+	size_t hend = header_end(msg, len), hl = strlen(PROBE_HDR), nhdr = 0;
 
-	while (p < end && (p = find_ci(p, (size_t)(end - p), PROBE_HDR)) !=
-	    NULL) {
+	while (p < end && nhdr++ < TOKSCAN_MAXHDRS &&
+	    (p = find_ci(p, (size_t)(end - p), PROBE_HDR)) != NULL) {
 		size_t off = (size_t)(p - msg);
 		int top = off < hend && (off == 0 || msg[off - 1] == '\n');
 		struct tokhit h;

@@ -29,6 +29,8 @@
 
 #define TOKEN_LEN	12	/* lower-case hex digits */
 #define PROOF_LEN	32	/* lower-case hex digits (128 bits of HMAC) */
+/* probe headers read in one message: a relayed copy has one, a DSN a few */
+#define TOKSCAN_MAXHDRS	16
 
 /* One token found in one message. */
 struct tokhit {

@@ -23,56 +23,133 @@ ws(struct p *p)
 		p->i++;
 }
 
-/* string - a JSON string at p->i (on its quote); NULL if malformed */
+/* hex4 - the 4 hex digits of a \u escape at p->i; -1 if they are not */
+static int
+hex4(struct p *p, unsigned *v)
+{
+	size_t k;
+
+	*v = 0;
+	for (k = 0; k < 4; k++, p->i++) {
+		char h;
+
+		if (p->i >= p->n)
+			return -1;
+		h = p->s[p->i];
+		if (h >= '0' && h <= '9')
+			*v = *v * 16 + (unsigned)(h - '0');
+		else if (h >= 'a' && h <= 'f')
+			*v = *v * 16 + (unsigned)(h - 'a' + 10);
+		else if (h >= 'A' && h <= 'F')
+			*v = *v * 16 + (unsigned)(h - 'A' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * string - a JSON string at p->i (on its quote); NULL if malformed: a raw
+ * control character (a NUL would cut the C string short), an unknown
+ * escape or a \u without its 4 hex digits (RFC 8259 section 7).
+ */
 static char *
 string(struct p *p)
 {
 	struct buf b;
+	unsigned v;
 
 	buf_init(&b, p->n + 1);
 	p->i++;
 	while (p->i < p->n && p->s[p->i] != '"') {
 		char c = p->s[p->i++];
 
+		if ((unsigned char)c < 0x20)
+			goto bad;
 		if (c == '\\') {
 			if (p->i >= p->n)
-				break;
-			c = p->s[p->i++];
-			switch (c) {
+				goto bad;
+			switch (p->s[p->i++]) {
+			case '"': c = '"'; break;
+			case '\\': c = '\\'; break;
+			case '/': c = '/'; break;
 			case 'n': c = '\n'; break;
 			case 't': c = '\t'; break;
 			case 'r': c = '\r'; break;
 			case 'b': c = '\b'; break;
 			case 'f': c = '\f'; break;
-			case 'u': {
-				unsigned v = 0, k;
-
-				for (k = 0; k < 4 && p->i < p->n; k++) {
-					char h = p->s[p->i++];
-
-					v = v * 16 + (unsigned)(h >= '0' && h <= '9' ?
-					    h - '0' : h >= 'a' && h <= 'f' ?
-					    h - 'a' + 10 : h >= 'A' && h <= 'F' ?
-					    h - 'A' + 10 : 0);
-				}
+			case 'u':
+				if (hex4(p, &v) == -1)
+					goto bad;
 				/* NUL would end the C string: '?' like
-				 * other bytes it cannot keep */
+				 * other characters it cannot keep */
 				c = v > 0 && v < 0x80 ? (char)v : '?';
 				break;
-			}
-			default: break;	/* \" \\ \/ */
+			default:
+				goto bad;
 			}
 		}
 		(void)buf_putc(&b, c);
 	}
-	if (p->i >= p->n) {
-		buf_release(&b);
-		return NULL;
-	}
+	if (p->i >= p->n)
+		goto bad;
 	p->i++;
 	if (b.data == NULL)
 		return xstrdup("");
 	return b.data;
+bad:
+	buf_release(&b);
+	return NULL;
+}
+
+/* digits - skip decimal digits; how many there were */
+static size_t
+digits(struct p *p)
+{
+	size_t k = 0;
+
+	while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+		p->i++;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * number - a JSON number (RFC 8259 section 6) of at most 63 characters
+ * into *d; -1 if there is none ("+1", "01", ".5", "1." and a NUL are not
+ * numbers).
+ */
+static int
+number(struct p *p, double *d)
+{
+	char tmp[64], *end;
+	size_t a = p->i;
+
+	if (p->i < p->n && p->s[p->i] == '-')
+		p->i++;
+	if (p->i < p->n && p->s[p->i] == '0')
+		p->i++;
+	else if (digits(p) == 0)
+		return -1;
+	if (p->i < p->n && p->s[p->i] == '.') {
+		p->i++;
+		if (digits(p) == 0)
+			return -1;
+	}
+	if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+		p->i++;
+		if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-'))
+			p->i++;
+		if (digits(p) == 0)
+			return -1;
+	}
+	if (p->i - a >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, p->s + a, p->i - a);
+	tmp[p->i - a] = '\0';
+	*d = strtod(tmp, &end);
+	return *end == '\0' ? 0 : -1;
 }
 
 /* container - an array or object; its children chained */
@@ -166,20 +243,11 @@ value(struct p *p, int depth)
 	} else if (p->n - p->i >= 4 && strncmp(p->s + p->i, "null", 4) == 0) {
 		v->type = J_NULL;
 		p->i += 4;
-	} else {
-		char tmp[64], *end;
-		size_t k = 0;
-
-		while (p->i < p->n && k < sizeof(tmp) - 1 &&
-		    strchr("+-0123456789.eE", p->s[p->i]))
-			tmp[k++] = p->s[p->i++];
-		tmp[k] = '\0';
+	} else if (number(p, &v->num) == 0)
 		v->type = J_NUM;
-		v->num = strtod(tmp, &end);
-		if (k == 0 || *end != '\0') {
-			free(v);
-			return NULL;
-		}
+	else {
+		free(v);
+		return NULL;
 	}
 	return v;
 }

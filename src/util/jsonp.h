@@ -1,8 +1,13 @@
 /*
- * jsonp - a small JSON reader for the tools' own replies (control socket).
+ * jsonp - a small JSON reader: the bodies web visitors POST to sluice
+ * web's API, the probe's JSON reports and the control socket's replies.
  *
- * Parses into a tree the caller frees with jsonp_free(). Depth and size
- * are capped; strings are decoded (\uXXXX outside ASCII becomes '?').
+ * Parses into a tree the caller frees with jsonp_free(). The grammar is
+ * RFC 8259's, strictly: a raw control character or NUL, an unknown
+ * escape, a short \uXXXX, "+1", "01" or ".5" make the text not JSON.
+ * Limits: values nested at most 64 deep, numbers of at most 63 characters.
+ * Strings are decoded (\uXXXX outside 1..0x7f becomes '?', so no string
+ * holds a NUL); other bytes, 0x80 and up included, are kept as they are.
  */
 #ifndef SLUICE_JSONP_H
 #define SLUICE_JSONP_H

@@ -224,6 +224,42 @@ two_headers(void **state)
 	UNIT_DONE();
 }
 
+/*
+ * many_headers - anyone can send the catcher thousands of probe headers
+ * and a thousand recipients: only the first TOKSCAN_MAXHDRS are looked
+ * at (each was checked against every recipient: minutes of the event
+ * loop for 4 MiB; fuzz_tokscan, crashes/tokscan-many-headers.bin).
+ */
+static void
+many_headers(void **state)
+{
+	static const char line[] = "X-Sluice-Probe: token=000000000000\r\n";
+	const char *rcpts[1000];
+	char rcpt[257], *msg;
+	size_t i, n = 20000, ll = sizeof(line) - 1;
+	struct seen s;
+
+	(void)state;
+	memset(rcpt, 'r', sizeof(rcpt) - 1);
+	rcpt[sizeof(rcpt) - 1] = '\0';
+	for (i = 0; i < NELEM(rcpts); i++)
+		rcpts[i] = rcpt;
+	msg = malloc(n * ll + sizeof(HDR) + 8);
+	assert_non_null(msg);
+	memcpy(msg, HDR "\r\n", sizeof(HDR) + 1);
+	for (i = 0; i < n; i++)
+		memcpy(msg + sizeof(HDR) + 1 + i * ll, line, ll);
+	memset(&s, 0, sizeof(s));
+	tokscan_message(msg, sizeof(HDR) + 1 + n * ll, 0, rcpts,
+	    NELEM(rcpts), collect, &s);
+	CHECK_UINT("hits", s.n, TOKSCAN_MAXHDRS);
+	CHECK_STR("the genuine one first", s.h[0].token, TOK);
+	CHECK_INT("relayed", s.h[0].kind, TOKEN_RELAYED);
+	CHECK_STR("then the others", s.h[1].token, "000000000000");
+	free(msg);
+	UNIT_DONE();
+}
+
 /* put - write a message file */
 static void
 put(const char *dir, const char *name, const char *text)
@@ -286,6 +322,7 @@ main(void)
 		cmocka_unit_test(proof_check),
 		cmocka_unit_test(messages),
 		cmocka_unit_test(two_headers),
+		cmocka_unit_test(many_headers),
 		cmocka_unit_test(maildir),
 	};
 
