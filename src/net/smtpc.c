@@ -22,7 +22,8 @@ enum op {
 	OP_REPLY,	/* waiting for the reply to what we sent */
 	OP_TLS,		/* STARTTLS handshake */
 	OP_BATCH,	/* waiting for the replies to a pipelined group */
-	OP_FILE		/* sending message data, then its reply */
+	OP_FILE,	/* sending message data, then its reply */
+	OP_IDLE		/* between operations, watching for a close */
 };
 
 /* Seconds to wait for the reply to the final "." (RFC 5321 4.5.3.2.6). */
@@ -126,6 +127,12 @@ read_replies(struct smtpc *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
+	if (c->op == OP_IDLE && evbuffer_get_length(in) > 0) {
+		/* nothing was asked: a server only talks now to say goodbye */
+		note(c, SMTPC_NOTE, "(the server spoke while idle)", 29);
+		finish(c, SMTPC_EPROTO);
+		return;
+	}
 	while (c->op == OP_REPLY || c->op == OP_CONNECT ||
 	    (c->op == OP_FILE && c->fleft == 0) || c->op == OP_BATCH) {
 		size_t len;
@@ -432,6 +439,23 @@ smtpc_starttls(struct smtpc *c, unsigned timeout, smtpc_cb cb, void *arg)
 	c->tls = 1;
 	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* smtpc_idle - see smtpc.h */
+void
+smtpc_idle(struct smtpc *c, unsigned timeout, smtpc_cb cb, void *arg)
+{
+	c->cb = cb;
+	c->arg = arg;
+	c->op = OP_IDLE;
+	if (c->bev == NULL) {
+		fail_soon(c, SMTPC_ECLOSED);
+		return;
+	}
+	arm(c, timeout);
+	bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		event_active(c->kick, EV_TIMEOUT, 0);
 }
 
 /* free_batch - release a pipelined group's replies */
