@@ -121,8 +121,11 @@ arm(struct smtpc *c, unsigned secs)
 	gettimeofday(&c->sent_at, NULL);
 }
 
-/* read_replies - parse buffered lines; finish when a reply is complete */
-static void
+/*
+ * read_replies - parse buffered lines; finish when a reply is complete.
+ * 1 if it finished the operation (c may be freed by then), else 0.
+ */
+static int
 read_replies(struct smtpc *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -131,7 +134,7 @@ read_replies(struct smtpc *c)
 		/* nothing was asked: a server only talks now to say goodbye */
 		note(c, SMTPC_NOTE, "(the server spoke while idle)", 29);
 		finish(c, SMTPC_EPROTO);
-		return;
+		return 1;
 	}
 	while (c->op == OP_REPLY || c->op == OP_CONNECT ||
 	    (c->op == OP_FILE && c->fleft == 0) || c->op == OP_BATCH) {
@@ -143,14 +146,15 @@ read_replies(struct smtpc *c)
 			if (evbuffer_get_length(in) > SMTPC_LINE_MAX) {
 				note(c, SMTPC_NOTE, "(reply line too long)", 21);
 				finish(c, SMTPC_EPROTO);
+				return 1;
 			}
-			return;
+			return 0;
 		}
 		if (len > SMTPC_LINE_MAX) {
 			free(line);
 			note(c, SMTPC_NOTE, "(reply line too long)", 21);
 			finish(c, SMTPC_EPROTO);
-			return;
+			return 1;
 		}
 		note(c, SMTPC_RECV, line, len);
 		res = reply_feed_line(c->op == OP_BATCH ?
@@ -158,19 +162,20 @@ read_replies(struct smtpc *c)
 		free(line);
 		if (res == REPLY_ERROR) {
 			finish(c, SMTPC_EPROTO);
-			return;
+			return 1;
 		}
 		if (res == REPLY_DONE && c->op == OP_BATCH) {
 			if (++c->got < c->nbatch)
 				continue;
 			finish(c, SMTPC_OK);
-			return;
+			return 1;
 		}
 		if (res == REPLY_DONE) {
 			finish(c, SMTPC_OK);
-			return;
+			return 1;
 		}
 	}
+	return 0;
 }
 
 /* read_cb - bytes from the server */
@@ -178,7 +183,7 @@ static void
 read_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	read_replies(arg);
+	(void)read_replies(arg);
 }
 
 /* tls_describe - "TLSv1.3 TLS_AES_256_GCM_SHA384 subject=... expires=..." */
@@ -241,9 +246,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			e = SMTPC_ECONNECT;
 		if (c->op == OP_TLS)
 			e = SMTPC_ETLS;
-		/* a reply may have arrived just before the close */
-		read_replies(c);
-		if (c->op != OP_NONE)
+		/* a reply may have arrived just before the close (and its
+		 * callback may have freed c) */
+		if (read_replies(c) == 0 && c->op != OP_NONE)
 			finish(c, e);
 	}
 }
@@ -254,7 +259,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	read_replies(arg);
+	(void)read_replies(arg);
 }
 
 /* timer_cb - the step took too long, or a deferred result is due */
