@@ -988,7 +988,6 @@ remote_abort_all(void)
 
 		all(d, SMTP_TEMP, "delivery interrupted: mail system "
 		    "shutting down");
-		d->keep = 0;
 		event_del(d->done_ev);
 		done_cb(-1, 0, d);	/* unlinks d from inflight */
 	}
