@@ -477,9 +477,9 @@ runner_result(struct qmsg *m, size_t i, int status, const char *why,
 	/* the nth transaction on its connection (as Postfix's conn_use) */
 	if (conn_use > 1)
 		snprintf(use, sizeof(use), " conn_use=%u", conn_use);
-	log_info("event=delivery qid=%s to=%s relay=%s%s status=%s attempt=%u "
+	log_info("event=delivery qid=%s to=%s relay=%s status=%s attempt=%u%s "
 	    "reason=%s", m->qid, q->addr, q->cls == 'L' ? "local" :
-	    (relay && *relay ? relay : "none"), use, word, s->attempts,
+	    (relay && *relay ? relay : "none"), word, s->attempts, use,
 	    log_quotes(qw, sizeof(qw), s->why));
 }
 
