@@ -127,6 +127,15 @@ static const struct key keys[] = {
 	{ "queue.per_destination", T_UINT, "10", 1, 1000, F(per_destination),
 	  NULL, "Outbound SMTP deliveries at once to one destination (domain "
 	  "or next hop)." },
+	{ "queue.connection_cache_time", T_DUR, "2s", 0, 300,
+	  F(conn_cache_time), NULL, "How long a connection to a remote "
+	  "server is kept open after a delivery, for the next message to the "
+	  "same next hop (which then needs no new connection, EHLO, STARTTLS "
+	  "or AUTH); messages already waiting go on it at once. A connection "
+	  "carries at most 100 messages and starts none after 5 minutes; an "
+	  "idle one counts against queue.per_destination and "
+	  "queue.concurrency until a new connection needs its place. 0: QUIT "
+	  "after every message." },
 	{ "queue.max_hops", T_UINT, "50", 1, 1000, F(max_hops), NULL,
 	  "A message with more Received: headers is a mail loop and is "
 	  "bounced." },

@@ -56,6 +56,7 @@ struct conf {
 	char		*control_socket;
 	uint64_t	 retry_min, retry_max, lifetime, delay_warning;
 	uint64_t	 out_concurrency, per_destination, max_hops;
+	uint64_t	 conn_cache_time;
 	char		*relayhost;
 	char		*relayhost_auth;
 	char		**routes;

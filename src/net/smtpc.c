@@ -22,7 +22,8 @@ enum op {
 	OP_REPLY,	/* waiting for the reply to what we sent */
 	OP_TLS,		/* STARTTLS handshake */
 	OP_BATCH,	/* waiting for the replies to a pipelined group */
-	OP_FILE		/* sending message data, then its reply */
+	OP_FILE,	/* sending message data, then its reply */
+	OP_IDLE		/* between operations, watching for a close */
 };
 
 /* Seconds to wait for the reply to the final "." (RFC 5321 4.5.3.2.6). */
@@ -120,12 +121,21 @@ arm(struct smtpc *c, unsigned secs)
 	gettimeofday(&c->sent_at, NULL);
 }
 
-/* read_replies - parse buffered lines; finish when a reply is complete */
-static void
+/*
+ * read_replies - parse buffered lines; finish when a reply is complete.
+ * 1 if it finished the operation (c may be freed by then), else 0.
+ */
+static int
 read_replies(struct smtpc *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
+	if (c->op == OP_IDLE && evbuffer_get_length(in) > 0) {
+		/* nothing was asked: a server only talks now to say goodbye */
+		note(c, SMTPC_NOTE, "(the server spoke while idle)", 29);
+		finish(c, SMTPC_EPROTO);
+		return 1;
+	}
 	while (c->op == OP_REPLY || c->op == OP_CONNECT ||
 	    (c->op == OP_FILE && c->fleft == 0) || c->op == OP_BATCH) {
 		size_t len;
@@ -136,14 +146,15 @@ read_replies(struct smtpc *c)
 			if (evbuffer_get_length(in) > SMTPC_LINE_MAX) {
 				note(c, SMTPC_NOTE, "(reply line too long)", 21);
 				finish(c, SMTPC_EPROTO);
+				return 1;
 			}
-			return;
+			return 0;
 		}
 		if (len > SMTPC_LINE_MAX) {
 			free(line);
 			note(c, SMTPC_NOTE, "(reply line too long)", 21);
 			finish(c, SMTPC_EPROTO);
-			return;
+			return 1;
 		}
 		note(c, SMTPC_RECV, line, len);
 		res = reply_feed_line(c->op == OP_BATCH ?
@@ -151,19 +162,20 @@ read_replies(struct smtpc *c)
 		free(line);
 		if (res == REPLY_ERROR) {
 			finish(c, SMTPC_EPROTO);
-			return;
+			return 1;
 		}
 		if (res == REPLY_DONE && c->op == OP_BATCH) {
 			if (++c->got < c->nbatch)
 				continue;
 			finish(c, SMTPC_OK);
-			return;
+			return 1;
 		}
 		if (res == REPLY_DONE) {
 			finish(c, SMTPC_OK);
-			return;
+			return 1;
 		}
 	}
+	return 0;
 }
 
 /* read_cb - bytes from the server */
@@ -171,7 +183,7 @@ static void
 read_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	read_replies(arg);
+	(void)read_replies(arg);
 }
 
 /* tls_describe - "TLSv1.3 TLS_AES_256_GCM_SHA384 subject=... expires=..." */
@@ -234,9 +246,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			e = SMTPC_ECONNECT;
 		if (c->op == OP_TLS)
 			e = SMTPC_ETLS;
-		/* a reply may have arrived just before the close */
-		read_replies(c);
-		if (c->op != OP_NONE)
+		/* a reply may have arrived just before the close (and its
+		 * callback may have freed c) */
+		if (read_replies(c) == 0 && c->op != OP_NONE)
 			finish(c, e);
 	}
 }
@@ -247,7 +259,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	read_replies(arg);
+	(void)read_replies(arg);
 }
 
 /* timer_cb - the step took too long, or a deferred result is due */
@@ -432,6 +444,23 @@ smtpc_starttls(struct smtpc *c, unsigned timeout, smtpc_cb cb, void *arg)
 	c->tls = 1;
 	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* smtpc_idle - see smtpc.h */
+void
+smtpc_idle(struct smtpc *c, unsigned timeout, smtpc_cb cb, void *arg)
+{
+	c->cb = cb;
+	c->arg = arg;
+	c->op = OP_IDLE;
+	if (c->bev == NULL) {
+		fail_soon(c, SMTPC_ECLOSED);
+		return;
+	}
+	arm(c, timeout);
+	bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		event_active(c->kick, EV_TIMEOUT, 0);
 }
 
 /* free_batch - release a pipelined group's replies */

@@ -77,6 +77,16 @@ void	smtpc_starttls(struct smtpc *c, unsigned timeout, smtpc_cb cb,
 	    void *arg);
 
 /*
+ * smtpc_idle - no operation under way: watch the connection for at most
+ * timeout seconds (a connection kept for the next message). cb gets
+ * SMTPC_ETIMEOUT when the time is up, SMTPC_ECLOSED when the peer closes
+ * the connection, SMTPC_EPROTO when it sends anything (unasked, a server
+ * only says 421 before it hangs up). Any other operation started on c
+ * ends the watch without a callback.
+ */
+void	smtpc_idle(struct smtpc *c, unsigned timeout, smtpc_cb cb, void *arg);
+
+/*
  * A pipelined group (RFC 2920): every line is sent at once, then one reply
  * per line is read; cb gets them all (replies[i] for lines[i]) or an error.
  */

@@ -2,6 +2,19 @@
  * outq - destination queues: remote recipients grouped by next hop, run
  * through remote.c within the concurrency limits (queue.concurrency in
  * all, queue.per_destination per next hop).
+ *
+ * Connection cache: a session that is healthy after a delivery is kept
+ * for the destination's next message, which goes on it at once (the
+ * next MAIL right after the reply to the data), or waits idle for up to
+ * queue.connection_cache_time for one to come. A session carries at most
+ * OUTQ_REUSE_MAX transactions and starts none after OUTQ_REUSE_TIME. It
+ * serves only a job with the same next hop (its dest), the same AUTH
+ * (relayhost credentials or none) and, when the job requires TLS, only
+ * an encrypted one. The limits count connections: idle sessions, and
+ * those saying QUIT, count against both (a server that allows N
+ * connections from us never sees N + 1), but a job that needs a place
+ * closes the least recently used idle session rather than wait for it to
+ * expire.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -39,6 +52,24 @@
 /* The original headers quoted in a bounce are cut at this size. */
 #define BOUNCE_HEADERS_MAX	(32 * 1024)
 
+/* A kept session takes at most this many transactions (Postfix's
+ * smtp_connection_reuse_count_limit is unlimited; a bound keeps one
+ * connection from carrying a whole queue)... */
+#define OUTQ_REUSE_MAX		100
+/* ...and starts none after this many seconds (as Postfix's
+ * smtp_connection_reuse_time_limit). */
+#define OUTQ_REUSE_TIME		300
+
+/* a kept session: idle (on its destination's list and the runner's), or
+ * saying QUIT */
+struct cconn {
+	struct remote_conn	*k;
+	struct dest		*d;
+	struct runner		*r;
+	struct cconn		*prev, *next;	/* d's, most recent first */
+	struct cconn		*gprev, *gnext;	/* r's, most recent first */
+};
+
 /* ---- remote delivery ---- */
 
 /* route_for - the next hop for a domain: a static route, the relayhost,
@@ -66,6 +97,186 @@ outq_job_free(struct job *j)
 
 static void job_done(void *arg, const struct remote_result *res);
 
+/* ---- kept sessions ---- */
+
+/* job_auth - does the job authenticate (to the relayhost)? */
+static int
+job_auth(const struct runner *r, const struct job *j)
+{
+	return j->route == &r->rc.relayhost && r->rc.auth_user != NULL;
+}
+
+/* fits - may job j go on the kept session k? */
+static int
+fits(const struct runner *r, const struct job *j, const struct remote_conn *k)
+{
+	return remote_conn_auth(k) == job_auth(r, j) &&
+	    (!j->tls_required || remote_conn_tls(k));
+}
+
+/* conn_take - an idle session off the lists; the caller owns it (and
+ * frees cc) */
+static struct remote_conn *
+conn_take(struct cconn *cc)
+{
+	struct dest *d = cc->d;
+	struct runner *r = cc->r;
+	struct remote_conn *k = cc->k;
+
+	if (cc->prev)
+		cc->prev->next = cc->next;
+	else
+		d->idle = cc->next;
+	if (cc->next)
+		cc->next->prev = cc->prev;
+	else
+		d->idle_last = cc->prev;
+	if (cc->gprev)
+		cc->gprev->gnext = cc->gnext;
+	else
+		r->idle = cc->gnext;
+	if (cc->gnext)
+		cc->gnext->gprev = cc->gprev;
+	else
+		r->idle_last = cc->gprev;
+	cc->prev = cc->next = cc->gprev = cc->gnext = NULL;
+	cc->k = NULL;
+	d->nidle--;
+	r->nidle--;
+	return k;
+}
+
+/* closed_cb - a session said goodbye: its place is free */
+static void
+closed_cb(void *arg, struct remote_conn *k)
+{
+	struct cconn *cc = arg;
+	struct runner *r = cc->r;
+
+	(void)k;
+	cc->d->nclosing--;
+	r->nclosing--;
+	r->st.active--;
+	free(cc);
+	outq_pump(r);
+}
+
+/* conn_close - QUIT a session of d; it keeps its place until it is gone
+ * (and counts as active, so that a stopping sluiced waits for it). cc is
+ * reused when given. */
+static void
+conn_close(struct runner *r, struct dest *d, struct remote_conn *k,
+    struct cconn *cc)
+{
+	if (cc == NULL)
+		cc = xcalloc(1, sizeof(*cc));
+	cc->r = r;
+	cc->d = d;
+	d->nclosing++;
+	r->nclosing++;
+	r->st.active++;
+	remote_conn_close(k, closed_cb, cc);
+}
+
+/* close_idle - QUIT one idle session */
+static void
+close_idle(struct cconn *cc)
+{
+	struct remote_conn *k = conn_take(cc);
+
+	conn_close(cc->r, cc->d, k, cc);
+}
+
+/* gone_cb - an idle session's time is up, or its peer left */
+static void
+gone_cb(void *arg, struct remote_conn *k)
+{
+	(void)k;
+	close_idle(arg);
+}
+
+/* conn_keep - a session came back from a delivery to d: keep it idle for
+ * the next message, or close it if it has done its share */
+static void
+conn_keep(struct runner *r, struct dest *d, struct remote_conn *k)
+{
+	time_t age = time(NULL) - remote_conn_born(k);
+	unsigned secs = r->rc.conn_cache_time;
+	struct cconn *cc;
+
+	if (r->stopping || secs == 0 || remote_conn_msgs(k) >= OUTQ_REUSE_MAX ||
+	    age < 0 || age >= OUTQ_REUSE_TIME) {
+		conn_close(r, d, k, NULL);
+		return;
+	}
+	if (secs > OUTQ_REUSE_TIME - age)
+		secs = (unsigned)(OUTQ_REUSE_TIME - age);
+	cc = xcalloc(1, sizeof(*cc));
+	cc->k = k;
+	cc->d = d;
+	cc->r = r;
+	cc->next = d->idle;
+	if (d->idle)
+		d->idle->prev = cc;
+	else
+		d->idle_last = cc;
+	d->idle = cc;
+	cc->gnext = r->idle;
+	if (r->idle)
+		r->idle->gprev = cc;
+	else
+		r->idle_last = cc;
+	r->idle = cc;
+	d->nidle++;
+	r->nidle++;
+	remote_conn_idle(k, secs, gone_cb, cc);
+}
+
+/* conn_for - an idle session of d that job j may use, or NULL */
+static struct cconn *
+conn_for(const struct runner *r, const struct dest *d, const struct job *j)
+{
+	struct cconn *cc;
+
+	for (cc = d->idle; cc != NULL; cc = cc->next)
+		if (fits(r, j, cc->k))
+			return cc;
+	return NULL;
+}
+
+/* room - may d open one more connection? */
+static int
+room(const struct runner *r, const struct dest *d)
+{
+	return d->active + d->nidle + d->nclosing < r->rc.per_destination &&
+	    r->active + r->nidle + r->nclosing < r->rc.concurrency;
+}
+
+/*
+ * make_room - d has a job for a new connection but no place: close the
+ * least recently used idle session in the way, unless one is already
+ * closing (its place comes back then, and closed_cb pumps again)
+ */
+static void
+make_room(struct runner *r, struct dest *d)
+{
+	if (d->active + d->nidle + d->nclosing >= r->rc.per_destination) {
+		if (d->nclosing == 0 && d->idle_last != NULL)
+			close_idle(d->idle_last);
+		return;
+	}
+	if (r->nclosing == 0 && r->idle_last != NULL)
+		close_idle(r->idle_last);
+}
+
+/* outq_close_idle - QUIT every idle session (stopping) */
+void
+outq_close_idle(struct runner *r)
+{
+	while (r->idle_last != NULL)
+		close_idle(r->idle_last);
+}
+
 /* open_failed - the queue file could not be opened: try again later */
 static void
 open_failed(evutil_socket_t fd, short what, void *arg)
@@ -90,9 +301,10 @@ open_failed(evutil_socket_t fd, short what, void *arg)
 	free(why);
 }
 
-/* start - begin a remote attempt for a job */
+/* start - begin a remote attempt for a job, on the kept session k if
+ * not NULL (start owns it) */
 static void
-start(struct runner *r, struct job *j)
+start(struct runner *r, struct job *j, struct remote_conn *k)
 {
 	struct qmsg *m = j->m;
 	struct remote_req rq;
@@ -100,6 +312,8 @@ start(struct runner *r, struct job *j)
 
 	if (m->held || m->deleted) {
 		/* held or deleted while it waited: drop the attempt */
+		if (k)
+			conn_keep(r, j->d, k);
 		for (i = 0; i < j->n; i++)
 			m->rs[j->idx[i]].inflight = 0;
 		m->busy--;
@@ -123,7 +337,7 @@ start(struct runner *r, struct job *j)
 		rq.port = j->route->port;
 		rq.host_mx = j->route->host_mx;
 	}
-	if (j->route == &r->rc.relayhost && r->rc.auth_user) {
+	if (job_auth(r, j)) {
 		rq.auth_user = r->rc.auth_user;
 		rq.auth_pass = r->rc.auth_pass;
 	}
@@ -142,36 +356,52 @@ start(struct runner *r, struct job *j)
 	rq.t_cmd = r->rc.t_cmd;
 	rq.self = r->rc.self;
 	rq.nself = r->rc.nself;
+	rq.keep = r->rc.conn_cache_time > 0;
 	if (j->fd == -1) {
 		/* report from the loop: outq_pump() may be iterating over dests */
 		struct timeval z = { 0, 0 };
 
+		if (k)
+			conn_keep(r, j->d, k);
 		event_base_once(r->base, -1, EV_TIMEOUT, open_failed, j, &z);
 		return;
 	}
-	remote_deliver(&rq, job_done, j);
+	remote_deliver(&rq, k, job_done, j);
 }
 
-/* outq_pump - start waiting jobs while the limits allow */
+/*
+ * outq_pump - start waiting jobs: on an idle session that fits, else on
+ * a new connection while the limits allow (closing idle sessions to make
+ * room)
+ */
 void
 outq_pump(struct runner *r)
 {
 	size_t pos = 0;
-	const char *k;
+	const char *key;
 	void *v;
 
-	while (!r->stopping && r->active < r->rc.concurrency &&
-	    hmap_iter(r->dests, &pos, &k, &v)) {
+	while (!r->stopping && (r->active < r->rc.concurrency ||
+	    r->nidle > 0) && hmap_iter(r->dests, &pos, &key, &v)) {
 		struct dest *d = v;
 
-		while (d->head && d->active < r->rc.per_destination &&
-		    r->active < r->rc.concurrency) {
+		while (d->head && !r->stopping) {
 			struct job *j = d->head;
+			struct cconn *cc = conn_for(r, d, j);
+			struct remote_conn *k = NULL;
 
+			if (cc == NULL && !room(r, d)) {
+				make_room(r, d);
+				break;
+			}
 			d->head = j->next;
 			if (d->head == NULL)
 				d->tail = NULL;
-			start(r, j);
+			if (cc) {
+				k = conn_take(cc);
+				free(cc);
+			}
+			start(r, j, k);
 		}
 	}
 }
@@ -183,9 +413,10 @@ job_done(void *arg, const struct remote_result *res)
 	struct job *j = arg;
 	struct qmsg *m = j->m;
 	struct runner *r = m->r;
+	struct dest *d = j->d;
 	size_t i;
 
-	j->d->active--;
+	d->active--;
 	r->active--;
 	r->st.active--;
 	m->busy--;
@@ -194,9 +425,13 @@ job_done(void *arg, const struct remote_result *res)
 
 		m->rs[k].inflight = 0;
 		if (!m->deleted)
-			runner_result(m, k, res->status[i], res->why[i], res->relay);
+			runner_result(m, k, res->status[i], res->why[i],
+			    res->relay, res->conn_use);
 	}
 	outq_job_free(j);
+	/* kept first: the pumps below hand it the destination's next job */
+	if (res->conn)
+		conn_keep(r, d, res->conn);
 	runner_schedule(m);
 	outq_pump(r);
 }
@@ -316,6 +551,7 @@ runner_stop(struct runner *r)
 
 	r->stopping = 1;
 	remote_abort_all();
+	outq_close_idle(r);
 	while (hmap_iter(r->dests, &pos, &k, &v)) {
 		struct dest *d = v;
 

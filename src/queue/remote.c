@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -21,7 +22,24 @@
 #define MAX_ADDRS	8
 
 enum { R_GREET, R_EHLO, R_HELO, R_STARTTLS, R_TLS, R_EHLO2, R_AUTH,
-	R_MAIL, R_RCPT, R_DATA, R_BODY, R_QUIT };
+	R_MAIL, R_RCPT, R_DATA, R_BODY, R_RSET, R_QUIT };
+
+/* A session kept for the next message (remote.h). */
+struct remote_conn {
+	struct smtpc		*c;
+	int			 esmtp, pipelining, size_ok, eightbit;
+	int			 tls, auth;
+	int			 dead;		/* the peer went while idle */
+	unsigned		 msgs;		/* transactions so far */
+	time_t			 born;
+	unsigned		 t_cmd;
+	char			 relay[300];
+	char			 tls_summary[200];
+	remote_conn_cb		 cb;		/* gone (idle) or closed */
+	void			*arg;
+	struct event		*ev;		/* closing a dead one */
+	struct remote_conn	*prev, *next;	/* closing */
+};
 
 struct rd {
 	struct remote_req	 rq;
@@ -47,13 +65,20 @@ struct rd {
 	struct rd		*prev, *next;	/* in flight */
 	int			 dns_wait;	/* a lookup will call back */
 	int			 reported;	/* cb ran; free after DNS */
+	int			 reused;	/* the session was kept */
+	int			 keep;		/* hand the session back */
+	int			 best;		/* to a most preferred MX */
+	unsigned		 msgs;		/* transactions on it */
+	time_t			 born;		/* when it was connected */
 };
 
 static struct rd *inflight;
+static struct remote_conn *closing;	/* saying QUIT */
 
 static void next_host(struct rd *d);
 static void rd_free(struct rd *d);
 static void next_addr(struct rd *d);
+static void route(struct rd *d);
 static void on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
     const struct reply *r);
 
@@ -79,7 +104,152 @@ dns_back(struct rd *d)
 	return 0;
 }
 
-/* finish - report and free (from the loop) */
+/* ---- kept sessions ---- */
+
+/* conn_end - a closing session is done: free it, then tell its owner */
+static void
+conn_end(struct remote_conn *k)
+{
+	remote_conn_cb cb = k->cb;
+	void *arg = k->arg;
+
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		closing = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	smtpc_free(k->c);
+	event_free(k->ev);
+	if (cb)
+		cb(arg, k);	/* k is only a name now */
+	free(k);
+}
+
+/* conn_ev_cb - a dead session is closed from the loop */
+static void
+conn_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_end(arg);
+}
+
+/* quit_cb - the reply to QUIT, or none */
+static void
+quit_cb(void *arg, struct smtpc *c, enum smtpc_err err,
+    const struct reply *r)
+{
+	(void)c;
+	(void)err;
+	(void)r;
+	conn_end(arg);
+}
+
+/* idle_cb - a kept session's time is up, or the peer left */
+static void
+idle_cb(void *arg, struct smtpc *c, enum smtpc_err err,
+    const struct reply *r)
+{
+	struct remote_conn *k = arg;
+
+	(void)c;
+	(void)r;
+	if (err != SMTPC_ETIMEOUT)
+		k->dead = 1;
+	log_debug("event=connection-idle-end relay=%s transactions=%u "
+	    "reason=\"%s\"", k->relay, k->msgs, err == SMTPC_ETIMEOUT ?
+	    "idle time over" : smtpc_strerror(err));
+	k->cb(k->arg, k);
+}
+
+/* remote_conn_idle - see remote.h */
+void
+remote_conn_idle(struct remote_conn *k, unsigned secs, remote_conn_cb gone,
+    void *arg)
+{
+	k->cb = gone;
+	k->arg = arg;
+	smtpc_idle(k->c, secs ? secs : 1, idle_cb, k);
+}
+
+/* remote_conn_close - see remote.h */
+void
+remote_conn_close(struct remote_conn *k, remote_conn_cb closed, void *arg)
+{
+	k->cb = closed;
+	k->arg = arg;
+	k->prev = NULL;
+	k->next = closing;
+	if (closing)
+		closing->prev = k;
+	closing = k;
+	if (k->dead) {
+		event_active(k->ev, EV_TIMEOUT, 0);
+		return;
+	}
+	smtpc_command(k->c, "QUIT", k->t_cmd < REMOTE_QUIT_WAIT ? k->t_cmd :
+	    REMOTE_QUIT_WAIT, quit_cb, k);
+}
+
+/* remote_conn_msgs - transactions made on the session */
+unsigned
+remote_conn_msgs(const struct remote_conn *k)
+{
+	return k->msgs;
+}
+
+/* remote_conn_born - when the session was connected */
+time_t
+remote_conn_born(const struct remote_conn *k)
+{
+	return k->born;
+}
+
+/* remote_conn_tls - is the session encrypted? */
+int
+remote_conn_tls(const struct remote_conn *k)
+{
+	return k->tls;
+}
+
+/* remote_conn_auth - did the session authenticate (to the relayhost)? */
+int
+remote_conn_auth(const struct remote_conn *k)
+{
+	return k->auth;
+}
+
+/* remote_conn_relay - "host[address]:port" */
+const char *
+remote_conn_relay(const struct remote_conn *k)
+{
+	return k->relay;
+}
+
+/* conn_new - the session of d, kept for the next message */
+static struct remote_conn *
+conn_new(struct rd *d)
+{
+	struct remote_conn *k = xcalloc(1, sizeof(*k));
+
+	k->c = d->c;
+	k->esmtp = d->esmtp;
+	k->pipelining = d->pipelining;
+	k->size_ok = d->size_ok;
+	k->eightbit = d->eightbit;
+	k->tls = smtpc_is_tls(d->c);
+	k->auth = d->rq.auth_user != NULL;
+	k->msgs = d->msgs;
+	k->born = d->born;
+	k->t_cmd = d->rq.t_cmd;
+	str_copy(k->relay, sizeof(k->relay), d->res.relay);
+	str_copy(k->tls_summary, sizeof(k->tls_summary), d->res.tls);
+	k->ev = event_new(d->rq.base, -1, 0, conn_ev_cb, k);
+	return k;
+}
+
+/* done_cb - report and free (from the loop) */
 static void
 done_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -102,10 +272,12 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 				str_copy(d->res.why[i], sizeof(d->res.why[i]),
 				    "no final reply from the server");
 		}
-	if (d->c) {
+	d->res.conn_use = d->msgs;
+	if (d->c && d->keep)
+		d->res.conn = conn_new(d);
+	else if (d->c)
 		smtpc_free(d->c);
-		d->c = NULL;
-	}
+	d->c = NULL;
 	d->cb(d->arg, &d->res);
 	d->reported = 1;
 	if (!d->dns_wait)
@@ -233,6 +405,64 @@ data_result(struct rd *d, const struct reply *r)
 		}
 }
 
+/*
+ * tx_end - the transaction is over; r is its last reply. aborted: it
+ * ended before the message data (the server still holds our MAIL and
+ * RCPTs until RSET). The session is kept when the caller wants it, the
+ * server is not going away (421) and it is a most preferred MX (a backup
+ * MX is used while the primary is down; the next message tries the
+ * primary again, as Postfix does); else QUIT.
+ */
+static void
+tx_end(struct rd *d, const struct reply *r, int aborted)
+{
+	if (!d->rq.keep || !d->best || r->code == 421) {
+		cmd(d, R_QUIT, "QUIT");
+		return;
+	}
+	if (aborted) {
+		cmd(d, R_RSET, "RSET");
+		return;
+	}
+	d->keep = 1;
+	finish(d);
+}
+
+/*
+ * stale - a kept session failed (err) or said 421 before the message
+ * data went out: the server closed it while it was idle, or is closing
+ * it. Nothing was delivered on it; start again on a new connection.
+ * 0 if the session was not a kept one (the failure counts).
+ */
+static int
+stale(struct rd *d, enum smtpc_err err, const struct reply *r)
+{
+	char line[REMOTE_WHY];
+	size_t i;
+
+	if (!d->reused)
+		return 0;
+	if (r)
+		reply_line(r, line, sizeof(line));
+	log_info("event=connection-reuse-failed relay=%s transactions=%u "
+	    "reason=\"%s\" action=reconnect", d->res.relay, d->msgs - 1,
+	    r ? line : smtpc_strerror(err));
+	smtpc_free(d->c);
+	d->c = NULL;
+	d->reused = 0;
+	d->started = 0;
+	d->accepted = 0;
+	d->ri = 0;
+	d->msgs = 0;
+	for (i = 0; i < d->rq.nrcpt; i++) {
+		d->res.status[i] = -1;
+		d->res.why[i][0] = '\0';
+	}
+	d->res.relay[0] = d->res.tls[0] = '\0';
+	route(d);
+	return 1;
+}
+
 /* batch_done - replies to the pipelined MAIL, RCPTs and DATA */
 static void
 batch_done(void *arg, struct smtpc *c, enum smtpc_err err,
@@ -244,16 +474,21 @@ batch_done(void *arg, struct smtpc *c, enum smtpc_err err,
 
 	(void)c;
 	if (err != SMTPC_OK) {
+		if (stale(d, err, NULL))
+			return;
 		all(d, SMTP_TEMP, "lost connection with %s during MAIL/RCPT: %s",
 		    d->res.relay, smtpc_strerror(err));
 		finish(d);
 		return;
 	}
+	for (i = 0; i < n; i++)
+		if (rs[i].code == 421 && stale(d, SMTPC_OK, &rs[i]))
+			return;
 	if (rs[0].code / 100 != 2) {
 		reply_line(&rs[0], line, sizeof(line));
 		all(d, rs[0].code / 100 == 5 ? SMTP_PERM : SMTP_TEMP,
 		    "%s said: %s (in reply to MAIL)", d->res.relay, line);
-		cmd(d, R_QUIT, "QUIT");
+		tx_end(d, &rs[0], 1);
 		return;
 	}
 	for (i = 0; i < d->rq.nrcpt; i++)
@@ -271,7 +506,13 @@ batch_done(void *arg, struct smtpc *c, enum smtpc_err err,
 					    line);
 				}
 		}
-		cmd(d, R_QUIT, "QUIT");
+		if (rs[n - 1].code == 354) {
+			/* in DATA with no recipient (a broken server): the
+			 * session cannot be kept */
+			cmd(d, R_QUIT, "QUIT");
+			return;
+		}
+		tx_end(d, &rs[n - 1], 1);
 		return;
 	}
 	d->state = R_BODY;
@@ -287,6 +528,7 @@ transaction(struct rd *d)
 	size_t i;
 
 	d->started = 1;
+	d->msgs++;
 	mail_line(d, mail, sizeof(mail));
 	if (d->pipelining) {
 		const char **lines = xcalloc(d->rq.nrcpt + 2, sizeof(*lines));
@@ -392,10 +634,12 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 
 	(void)c;
 	if (err != SMTPC_OK) {
-		if (d->state == R_QUIT) {
+		if (d->state == R_QUIT || d->state == R_RSET) {
 			finish(d);
 			return;
 		}
+		if (d->state != R_BODY && stale(d, err, NULL))
+			return;
 		if (d->state == R_TLS || d->state == R_STARTTLS) {
 			if (d->rq.tls_required) {
 				host_failed(d, 1, "TLS handshake failed");
@@ -421,6 +665,9 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 		return;
 	}
 	reply_line(r, line, sizeof(line));
+	if (r->code == 421 && d->state != R_BODY && d->state != R_QUIT &&
+	    d->state != R_RSET && stale(d, SMTPC_OK, r))
+		return;
 	switch (d->state) {
 	case R_GREET:
 		if (r->code != 220) {
@@ -485,7 +732,7 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 			all(d, r->code / 100 == 5 ? SMTP_PERM : SMTP_TEMP,
 			    "%s said: %s (in reply to MAIL)", d->res.relay,
 			    line);
-			cmd(d, R_QUIT, "QUIT");
+			tx_end(d, r, 1);
 			return;
 		}
 		cmd(d, R_RCPT, "RCPT TO:%s", d->rq.rcpts[d->ri]);
@@ -497,7 +744,7 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 			return;
 		}
 		if (d->accepted == 0) {
-			cmd(d, R_QUIT, "QUIT");
+			tx_end(d, r, 1);
 			return;
 		}
 		cmd(d, R_DATA, "DATA");
@@ -507,7 +754,7 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 			snprintf(why, sizeof(why), "%s said: %s (in reply to "
 			    "DATA)", d->res.relay, line);
 			data_result(d, r);
-			cmd(d, R_QUIT, "QUIT");
+			tx_end(d, r, 1);
 			return;
 		}
 		d->state = R_BODY;
@@ -516,6 +763,14 @@ on_reply(void *arg, struct smtpc *c, enum smtpc_err err,
 		return;
 	case R_BODY:
 		data_result(d, r);
+		tx_end(d, r, 0);
+		return;
+	case R_RSET:
+		if (r->code / 100 == 2) {
+			d->keep = 1;
+			finish(d);
+			return;
+		}
 		cmd(d, R_QUIT, "QUIT");
 		return;
 	case R_QUIT:
@@ -609,6 +864,8 @@ next_addr(struct rd *d)
 	o.connect_timeout = d->rq.t_connect;
 	o.greeting_timeout = d->rq.t_cmd;
 	d->state = R_GREET;
+	d->born = time(NULL);
+	d->best = d->hosts[d->hi].pref == d->hosts[0].pref;
 	d->c = smtpc_connect(&o, on_reply, d);
 }
 
@@ -736,9 +993,37 @@ remote_abort_all(void)
 	}
 }
 
-/* remote_deliver - start an attempt; cb gets the results later */
+/* remote_conn_close_all - exiting: sessions still waiting for the reply
+ * to QUIT are closed now (their closed callbacks run before returning) */
 void
-remote_deliver(const struct remote_req *rq, remote_cb cb, void *arg)
+remote_conn_close_all(void)
+{
+	while (closing != NULL)
+		conn_end(closing);
+}
+
+/* route - find the destination's hosts, then connect */
+static void
+route(struct rd *d)
+{
+	if (d->rq.host && !d->rq.host_mx) {
+		str_copy(d->hosts[0].host, sizeof(d->hosts[0].host), d->rq.host);
+		d->nhosts = 1;
+		next_host(d);
+		return;
+	}
+	d->dns_wait = 1;
+	dns_lookup_mx(d->rq.dns, d->rq.host ? d->rq.host : d->rq.domain, mx_cb,
+	    d);
+}
+
+/*
+ * remote_deliver - start an attempt, on a kept session if conn is not
+ * NULL (remote_deliver owns it from now on); cb gets the results later
+ */
+void
+remote_deliver(const struct remote_req *rq, struct remote_conn *conn,
+    remote_cb cb, void *arg)
 {
 	struct rd *d = xcalloc(1, sizeof(*d));
 	size_t i;
@@ -756,12 +1041,24 @@ remote_deliver(const struct remote_req *rq, remote_cb cb, void *arg)
 	if (inflight)
 		inflight->prev = d;
 	inflight = d;
-	if (rq->host && !rq->host_mx) {
-		str_copy(d->hosts[0].host, sizeof(d->hosts[0].host), rq->host);
-		d->nhosts = 1;
-		next_host(d);
+	if (conn == NULL) {
+		route(d);
 		return;
 	}
-	d->dns_wait = 1;
-	dns_lookup_mx(rq->dns, rq->host ? rq->host : rq->domain, mx_cb, d);
+	/* no callback of the session can run before transaction() gives it
+	 * its next operation: the shell goes now */
+	d->c = conn->c;
+	d->esmtp = conn->esmtp;
+	d->pipelining = conn->pipelining;
+	d->size_ok = conn->size_ok;
+	d->eightbit = conn->eightbit;
+	d->msgs = conn->msgs;
+	d->born = conn->born;
+	d->reused = 1;
+	d->best = 1;
+	str_copy(d->res.relay, sizeof(d->res.relay), conn->relay);
+	str_copy(d->res.tls, sizeof(d->res.tls), conn->tls_summary);
+	event_free(conn->ev);
+	free(conn);
+	transaction(d);
 }

@@ -141,6 +141,10 @@ runner_free(struct runner *r)
 
 	if (r == NULL)
 		return;
+	/* sessions still open (a stop that did not wait for them) */
+	r->stopping = 1;
+	outq_close_idle(r);
+	remote_conn_close_all();
 	while (hmap_iter(r->msgs, &pos, &k, &v))
 		qmsg_free(v);
 	hmap_free(r->msgs);
@@ -432,14 +436,14 @@ backoff(const struct runner *r, unsigned attempts)
  */
 void
 runner_result(struct qmsg *m, size_t i, int status, const char *why,
-    const char *relay)
+    const char *relay, unsigned conn_use)
 {
 	struct runner *r = m->r;
 	struct qrcpt *q = &m->env.rcpts[i];
 	struct rstate *s = &m->rs[i];
 	time_t now = time(NULL);
 	const char *word;
-	char qw[LOG_QUOTE_MAX];
+	char qw[LOG_QUOTE_MAX], use[32] = "";
 
 	s->attempts++;
 	str_copy(s->why, sizeof(s->why), why ? why : "");
@@ -470,9 +474,12 @@ runner_result(struct qmsg *m, size_t i, int status, const char *why,
 		if (!r->stopping)
 			mark_retry(m, i);
 	}
-	log_info("event=delivery qid=%s to=%s relay=%s status=%s attempt=%u "
+	/* the nth transaction on its connection (as Postfix's conn_use) */
+	if (conn_use > 1)
+		snprintf(use, sizeof(use), " conn_use=%u", conn_use);
+	log_info("event=delivery qid=%s to=%s relay=%s status=%s attempt=%u%s "
 	    "reason=%s", m->qid, q->addr, q->cls == 'L' ? "local" :
-	    (relay && *relay ? relay : "none"), word, s->attempts,
+	    (relay && *relay ? relay : "none"), word, s->attempts, use,
 	    log_quotes(qw, sizeof(qw), s->why));
 }
 
@@ -538,7 +545,7 @@ local_done(void *arg)
 			continue;
 		m->rs[i].inflight = 0;
 		if (!m->deleted)
-			runner_result(m, i, m->res[i], m->why[i], "local");
+			runner_result(m, i, m->res[i], m->why[i], "local", 0);
 		m->res[i] = -1;
 	}
 	runner_schedule(m);

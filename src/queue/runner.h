@@ -50,6 +50,7 @@ struct runner_conf {
 	unsigned	 retry_min, retry_max, lifetime, delay_warning;
 	unsigned	 concurrency, per_destination, max_hops;
 	unsigned	 t_connect, t_cmd;
+	unsigned	 conn_cache_time;	/* 0: no connection reuse */
 	struct route	 relayhost;	/* host NULL: none */
 	const char	*auth_user, *auth_pass;
 	struct route	*routes;
@@ -73,7 +74,8 @@ struct runner_stats {
 	uint64_t	deferred;	/* temporary failures */
 	uint64_t	failed;		/* permanent failures */
 	uint64_t	bounces;	/* DSNs queued */
-	unsigned	active;		/* deliveries under way */
+	unsigned	active;		/* deliveries under way (and kept
+					   connections saying QUIT) */
 };
 
 /* A selection of messages for the queue tool. Empty fields match all. */

@@ -40,10 +40,14 @@ struct qmsg {
 	char		(*why)[160];
 };
 
+struct cconn;
+
 struct dest {
 	char		*key;
 	unsigned	 active;
 	struct job	*head, *tail;	/* waiting */
+	struct cconn	*idle, *idle_last;	/* kept sessions (outq.c) */
+	unsigned	 nidle, nclosing;
 };
 
 struct job {
@@ -73,6 +77,8 @@ struct runner {
 	struct domset		*routes;	/* pattern -> struct route */
 	struct domset		*tls;		/* tls_required */
 	unsigned		 active;	/* remote deliveries */
+	struct cconn		*idle, *idle_last;	/* kept sessions */
+	unsigned		 nidle, nclosing;
 	int			 stopping;	/* start nothing new */
 	struct runner_stats	 st;
 };
@@ -82,7 +88,7 @@ struct runner {
 int	runner_qdir(const struct qmsg *m);
 void	runner_schedule(struct qmsg *m);
 void	runner_result(struct qmsg *m, size_t i, int status, const char *why,
-	    const char *relay);
+	    const char *relay, unsigned conn_use);
 void	runner_forget(struct qmsg *m);
 void	runner_mark(struct qmsg *m, size_t i, char status, int durable);
 void	runner_mark_warned(struct qmsg *m);
@@ -96,6 +102,7 @@ void	dsnq_bounces(struct qmsg *m);
 void	outq_dispatch(struct qmsg *m, time_t now);
 void	outq_pump(struct runner *r);
 void	outq_job_free(struct job *j);
+void	outq_close_idle(struct runner *r);
 
 /* qadmin.c */
 int	qadmin_hold_one(struct qmsg *m, void *arg);

@@ -610,6 +610,7 @@ runner_conf(struct server *srv, struct runner_conf *rc)
 	rc->delay_warning = (unsigned)cf->delay_warning;
 	rc->concurrency = (unsigned)cf->out_concurrency;
 	rc->per_destination = (unsigned)cf->per_destination;
+	rc->conn_cache_time = (unsigned)cf->conn_cache_time;
 	rc->max_hops = (unsigned)cf->max_hops;
 	rc->t_connect = (unsigned)cf->out_connect_timeout;
 	rc->t_cmd = (unsigned)cf->out_timeout;

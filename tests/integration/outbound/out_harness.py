@@ -997,15 +997,37 @@ class RawPeer:
       badtls   offers STARTTLS, says 220, then sends junk instead of TLS
       helo     a pre-ESMTP server: EHLO is an unknown command
       slowdata reads at most 8 kB per 10 ms (a slow link), small SO_RCVBUF
-    Records: .connections (count), .max_concurrent, .transactions, .lines"""
+    In capture mode:
+      reply(kind, line, conn, tx) may answer a command its own way:
+               kind is "MAIL", "RCPT", "DATA" (before 354) or "END" (after
+               the data: line is then the data), conn the connection's
+               number (0 first), tx the transaction's number on it (0
+               first: each MAIL begins one); it returns the reply (bytes
+               with CRLF; a 421 is followed by a close, as servers do), b""
+               to close the connection without a word, or None for the
+               usual answer
+      after_tx(conn, tx) runs after each final reply to the data: None
+               (go on), b"" (close the connection) or bytes to send first
+               (b"421 ...\r\n") and then close
+      mail_delay is the wait before answering MAIL (0.2 s)
+    Records: .connections (count), .max_concurrent, .transactions, .lines,
+    and .sessions: one dict per connection, in order of arrival, with
+    "lines" (its command lines), "times" (time.monotonic() of each),
+    "transactions" (its tx dicts), "quit" (QUIT seen), "closed" (when the
+    connection ended) and "closed_by" ("client" or "peer")."""
 
     def __init__(self, host="127.0.0.1", port=None, mode="capture",
-                 data_reply=b"250 2.0.0 Ok: raw\r\n"):
+                 data_reply=b"250 2.0.0 Ok: raw\r\n", reply=None,
+                 after_tx=None, mail_delay=0.2):
         hosts = [host] if isinstance(host, str) else list(host)
         self.host = hosts[0]
         self.port = port or free_port(hosts)
         self.mode = mode
         self.data_reply = data_reply
+        self.reply = reply
+        self.after_tx = after_tx
+        self.mail_delay = mail_delay
+        self.sessions = []
         self.connections = 0
         self.concurrent = 0
         self.max_concurrent = 0
@@ -1042,7 +1064,13 @@ class RawPeer:
                 self.max_concurrent = max(self.max_concurrent,
                                           self.concurrent)
             self.socks.append(c)
-            threading.Thread(target=self._serve, args=(c,),
+            with self.count_lock:
+                sess = {"lines": [], "times": [], "transactions": [],
+                        "quit": False, "opened": time.monotonic(),
+                        "closed": None, "closed_by": None,
+                        "n": len(self.sessions)}
+                self.sessions.append(sess)
+            threading.Thread(target=self._serve, args=(c, sess),
                              daemon=True).start()
 
     def _gone(self, c):
@@ -1052,7 +1080,7 @@ class RawPeer:
                 self.gone.add(id(c))
                 self.concurrent -= 1
 
-    def _serve(self, c):
+    def _serve(self, c, sess):
         try:
             c.settimeout(30)
             m = self.mode
@@ -1076,18 +1104,33 @@ class RawPeer:
                 while not self.stopping and c.recv(4096):
                     pass
                 return
-            self._smtp(c)
+            self._smtp(c, sess)
         except OSError:
             pass
         finally:
+            if sess["closed"] is None:
+                sess["closed"] = time.monotonic()
+                sess["closed_by"] = sess["closed_by"] or "client"
             self._gone(c)
             try:
                 c.close()
             except OSError:
                 pass
 
-    def _smtp(self, c):
+    def _smtp(self, c, sess):
         buf = bytearray()
+        ntx = 0
+
+        def custom(kind, line):
+            """The test's own reply (b"" closes), or None."""
+            if self.reply is None:
+                return None
+            return self.reply(kind, line, sess["n"], ntx - 1)
+
+        def hang_up():
+            sess["closed_by"] = "peer"
+            sess["closed"] = time.monotonic()
+            c.shutdown(socket.SHUT_RDWR)
 
         slow = self.mode == "slowdata"
 
@@ -1126,7 +1169,18 @@ class RawPeer:
             if not line:
                 return
             self.lines.append(line)
+            sess["lines"].append(line)
+            sess["times"].append(time.monotonic())
             cmd = line[:4].upper()
+            if cmd == b"MAIL":
+                ntx += 1
+            own = custom(cmd.decode("latin-1"), line) \
+                if cmd in (b"MAIL", b"RCPT", b"DATA") else None
+            if own == b"" or (own and own.startswith(b"421")):
+                if own:
+                    c.sendall(own)
+                hang_up()
+                return
             if cmd == b"EHLO" and self.mode == "helo":
                 c.sendall(b"500 5.5.1 Command unrecognized\r\n")
             elif cmd == b"EHLO":
@@ -1147,15 +1201,32 @@ class RawPeer:
                     return
                 # wait a little before answering: a pipelining client has
                 # sent its RCPTs and DATA by then
-                time.sleep(0.2)
+                time.sleep(self.mail_delay)
                 drain_now()
+                if own:
+                    c.sendall(own)
+                    continue
+                if tx is not None:
+                    c.sendall(b"503 5.5.1 Error: nested MAIL command\r\n")
+                    continue
                 tx = {"mail": line, "rcpts": [], "data": None,
-                      "pipelined": bytes(buf)}
+                      "pipelined": bytes(buf), "conn": sess["n"]}
                 c.sendall(b"250 2.1.0 Ok\r\n")
             elif cmd == b"RCPT":
-                tx["rcpts"].append(line)
-                c.sendall(b"250 2.1.5 Ok\r\n")
+                if tx is None:
+                    c.sendall(b"503 5.5.1 Error: need MAIL command\r\n")
+                elif own:
+                    c.sendall(own)
+                else:
+                    tx["rcpts"].append(line)
+                    c.sendall(b"250 2.1.5 Ok\r\n")
             elif cmd == b"DATA":
+                if own:
+                    c.sendall(own)
+                    continue
+                if tx is None or not tx["rcpts"]:
+                    c.sendall(b"554 5.5.1 Error: no valid recipients\r\n")
+                    continue
                 c.sendall(b"354 go ahead\r\n")
                 data = bytearray()
                 while True:
@@ -1166,10 +1237,27 @@ class RawPeer:
                         break
                     data += dl
                 tx["data"] = bytes(data)
-                self.transactions.append(tx)
+                own = custom("END", tx["data"])
+                if own == b"" or (own and own.startswith(b"421")):
+                    if own:
+                        c.sendall(own)
+                    hang_up()
+                    return
+                tx["reply"] = own or self.data_reply
+                if tx["reply"].startswith(b"2"):
+                    self.transactions.append(tx)
+                sess["transactions"].append(tx)
                 tx = None
-                c.sendall(self.data_reply)
+                c.sendall(own or self.data_reply)
+                then = self.after_tx(sess["n"], ntx - 1) if self.after_tx \
+                    else None
+                if then is not None:
+                    if then:
+                        c.sendall(then)
+                    hang_up()
+                    return
             elif cmd == b"QUIT":
+                sess["quit"] = True
                 # the client may open its next connection as soon as it
                 # reads 221: this one stops counting before that
                 self._gone(c)
@@ -1209,18 +1297,29 @@ class RawPeer:
 
 class SmtpSink:
     """Postfix's smtp-sink on host:port, dumping every transaction to its
-    own file (-d) in a world-writable directory (it runs as nobody)."""
+    own file (-d) in a world-writable directory (it runs as nobody); with
+    count, its running counters (-c) are kept for counters()."""
 
-    def __init__(self, host="127.0.0.1", port=None, args=()):
+    COUNTERS = re.compile(rb"sess=(\d+) quit=(\d+) mesg=(\d+)")
+
+    def __init__(self, host="127.0.0.1", port=None, args=(), count=False):
         self.host = host
         self.port = port or free_port((host,))
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="out-sink-"))
         os.chmod(self.dir, 0o777)
+        self.out = None
+        out = subprocess.DEVNULL
+        if count:
+            fd, self.out = tempfile.mkstemp(prefix="out-sink-counters-")
+            out = fd
+            args = ["-c", *args]
         self.proc = subprocess.Popen(
             [SMTP_SINK, "-u", "nobody", "-d", str(self.dir) + "/%H%M%S.",
              *args, f"{host}:{self.port}", "64"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.PIPE)
+        if count:
+            os.close(fd)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -1236,6 +1335,13 @@ class SmtpSink:
     def dumps(self):
         return [p.read_bytes() for p in sorted(self.dir.iterdir())]
 
+    def counters(self):
+        """(sessions ended, QUITs, messages) from smtp-sink -c, or None
+        before its first record (records end in CR, not LF)."""
+        with open(self.out, "rb") as f:
+            got = self.COUNTERS.findall(f.read())
+        return tuple(int(x) for x in got[-1]) if got else None
+
     def wait(self, count=1, timeout=10.0):
         return wait_until(lambda: (lambda d: d if len(d) >= count else None)
                           (self.dumps()), timeout,
@@ -1246,6 +1352,8 @@ class SmtpSink:
             self.proc.terminate()
             self.proc.wait(10)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.out:
+            os.unlink(self.out)
 
 
 # ---------------------------------------------------------------- messages

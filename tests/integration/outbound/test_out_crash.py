@@ -3,7 +3,8 @@ message is delivered, exactly once, or twice only where the receiver's
 250 never made it into sluiced's records before the kill. The receiver
 keeps each message as soon as the data is in and answers 250 a little
 later, so the deliveries under way at the kill are the duplicates a real
-receiver could see."""
+receiver could see. The connections are kept from one message to the
+next (connection reuse): the kill lands in the middle of that."""
 import collections
 import re
 
@@ -33,6 +34,9 @@ def test_out_kill9_mid_delivery_loses_nothing(sluiced, peers):
     sent_before = set(re.findall(
         r"event=delivery qid=(\w+) .*status=sent", before))
     assert len(sent_before) < N, "everything was delivered before the kill"
+    # the kill came while kept connections carried message after message
+    assert re.search(r"event=delivery .*status=sent .*conn_use=\d+", before), \
+        "no connection was reused before the kill"
     srv.start()
     wait_until(lambda: len({strip_trace(m.content)
                             for m in rcv.messages}) >= N and

@@ -77,11 +77,13 @@ def test_out_5xx_bounces_with_dsn(sluiced, peers):
 def test_out_mixed_results_in_one_transaction(sluiced, peers):
     """Three recipients of one domain go in one transaction; 250, 550 and
     451 each get their own outcome: delivered, bounced (a DSN naming only
-    that one), retried (and delivered alone on the retry)."""
+    that one), retried (and delivered alone on the retry, on the same
+    connection: the 550 and 451 did not spoil it)."""
     rcv = peers.aiosmtpd(rcpt={
         "bad@mix.test": "550 5.1.1 No such user",
         "later@mix.test": ["451 4.2.0 Mailbox busy", None]})
-    srv = sluiced({"outbound.routes": [f"mix.test [127.0.0.1]:{rcv.port}"]})
+    srv = sluiced({"outbound.routes": [f"mix.test [127.0.0.1]:{rcv.port}"],
+                   "queue.connection_cache_time": "10s"})
     q = srv.send("alice@localhost", ["ok@mix.test", "bad@mix.test",
                                      "later@mix.test"], body("mixed"))
     srv.wait_event("removed", qid=q, timeout=15)
@@ -96,7 +98,9 @@ def test_out_mixed_results_in_one_transaction(sluiced, peers):
                                              "later@mix.test"]
     assert [m.rcpt_tos for m in rcv.messages] == [["ok@mix.test"],
                                                   ["later@mix.test"]]
-    assert len(rcv.peers) == 2, "one session per attempt"
+    assert len(rcv.peers) == 1, "the retry went on the kept connection"
+    retry = [e for e in srv.deliveries(qid=q) if e["attempt"] == "2"]
+    assert retry[0].get("conn_use") == "2", retry
     files = srv.wait_maildir("alice")
     srv.wait_queue_empty()
     assert len(files) == 1

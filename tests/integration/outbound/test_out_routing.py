@@ -43,9 +43,12 @@ def test_out_mx_preference_and_fallback(sluiced, peers):
 
 def test_out_mx_equal_preference_both_used(sluiced, peers):
     """Two MX hosts of equal preference share the mail: over up to 40
-    messages both get some (all to one: chance 2^-39 each way)."""
+    messages both get some (all to one: chance 2^-39 each way). Each
+    message on a connection of its own (no connection cache): the choice
+    is made per connection."""
     port = free_port(("127.0.0.4", "127.0.0.5"))
-    srv = sluiced({"outbound.routes": [f"eq.test eq.test:{port}"]})
+    srv = sluiced({"outbound.routes": [f"eq.test eq.test:{port}"],
+                   "queue.connection_cache_time": "0"})
     a = peers.aiosmtpd("127.0.0.4", port)
     b = peers.aiosmtpd("127.0.0.5", port)
     sent = 0
